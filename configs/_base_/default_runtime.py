@@ -1,0 +1,17 @@
+# mmfsp's runtime: mmpretrain's, with the mmfsp scope and iteration-based
+# logging and checkpoints (the papers count iterations, not epochs).
+_base_ = ['mmpretrain::_base_/default_runtime.py']
+
+default_scope = 'mmfsp'
+custom_imports = dict(imports=['mmfsp'], allow_failed_imports=False)
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=100),
+    checkpoint=dict(
+        type='CheckpointHook',
+        by_epoch=False,
+        interval=4000,
+        max_keep_ckpts=3,
+        save_last=True),
+)
+log_processor = dict(by_epoch=False, window_size=100)

@@ -1,0 +1,11 @@
+from .safe_checkpoint import (MMENGINE_SAFE_GLOBALS, CheckpointSecurityError,
+                              CorruptCheckpointError,
+                              install_safe_checkpoint_loaders, safe_load)
+
+__all__ = [
+    'MMENGINE_SAFE_GLOBALS', 'CheckpointSecurityError',
+    'CorruptCheckpointError', 'install_safe_checkpoint_loaders', 'safe_load'
+]
+from .launch import build_runner, setup_cpu_distributed  # noqa: E402
+
+__all__ += ['build_runner', 'setup_cpu_distributed']

@@ -1,0 +1,46 @@
+"""Helpers shared by the tools: CPU distributed set-up and runner building."""
+import os
+
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from mmfsp.registry import RUNNERS
+
+
+def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
+    """Let ``--launcher pytorch`` run on a machine without a GPU.
+
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device`` and its default
+    DDP wrapper passes ``device_ids``; both fail without CUDA. On such a
+    machine this initialises the process group with gloo itself (the Runner
+    then skips its own initialisation) and wraps the model in DDP without
+    ``device_ids``. On a GPU machine it does nothing.
+    """
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    if launcher != 'pytorch':
+        raise RuntimeError(
+            f'--launcher {launcher} needs GPUs; on a CPU-only machine use '
+            f'--launcher pytorch (torchrun) or --launcher none.')
+    import torch.distributed as dist
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+    if not dist.is_initialized():
+        os.environ.setdefault('LOCAL_RANK', '0')
+        dist.init_process_group(backend='gloo')
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    wrapper.setdefault('type', 'MMDistributedDataParallel')
+    wrapper.pop('device_ids', None)
+    wrapper.setdefault('broadcast_buffers', False)
+    wrapper.setdefault('find_unused_parameters',
+                       cfg.get('find_unused_parameters', False))
+    cfg.model_wrapper_cfg = wrapper
+
+
+def build_runner(cfg: Config) -> Runner:
+    """``Runner.from_cfg``, or the registered runner named by
+    ``cfg.runner_type`` (the mmpretrain convention)."""
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)
