@@ -9,3 +9,6 @@ __all__ = [
 from .launch import build_runner, setup_cpu_distributed  # noqa: E402
 
 __all__ += ['build_runner', 'setup_cpu_distributed']
+from .config_scope import rescope_config  # noqa: E402
+
+__all__ += ['rescope_config']

@@ -7,6 +7,8 @@ from mmengine.runner import Runner
 
 from mmfsp.registry import RUNNERS
 
+from .config_scope import rescope_config
+
 
 def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
     """Let ``--launcher pytorch`` run on a machine without a GPU.
@@ -40,7 +42,10 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
 
 def build_runner(cfg: Config) -> Runner:
     """``Runner.from_cfg``, or the registered runner named by
-    ``cfg.runner_type`` (the mmpretrain convention)."""
+    ``cfg.runner_type`` (the mmpretrain convention), after moving the
+    dicts inherited from ``mmpretrain::`` bases into the mmfsp scope."""
+    if cfg.get('default_scope') == 'mmfsp':
+        rescope_config(cfg._cfg_dict)
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)

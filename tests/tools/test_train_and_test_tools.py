@@ -1,0 +1,100 @@
+"""Real training through tools/train.py and evaluation through tools/test.py,
+as a user runs them, on a subset of Fashion-MNIST and on tiny files in the
+exact CIFAR-10 layout."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import FAST_TRAIN_OPTIONS, run_tool
+
+FASHION_CFG = 'configs/resnet/resnet8_fashion_mnist.py'
+
+
+def _scalars(work_dir: Path) -> list[dict]:
+    files = sorted(work_dir.glob('*/vis_data/scalars.json'))
+    assert files, f'no scalars.json under {work_dir}'
+    return [json.loads(line) for line in files[-1].read_text().splitlines()]
+
+
+def fashion_options(max_iters: int, ckpt_interval: int) -> list[str]:
+    return FAST_TRAIN_OPTIONS + [
+        f'train_cfg.max_iters={max_iters}',
+        f'train_cfg.val_interval={max_iters}',
+        f'default_hooks.checkpoint.interval={ckpt_interval}',
+        'train_dataloader.batch_size=32',
+        'train_dataloader.dataset.indices=512',
+        'val_dataloader.dataset.indices=200',
+        'test_dataloader.dataset.indices=200',
+        'randomness.seed=0',
+    ]
+
+
+def test_train_resume_and_test_on_fashion_mnist(tmp_path, monkeypatch,
+                                                fashion_mnist_root, capsys):
+    work_dir = tmp_path / 'run'
+    run_tool('train.py', [
+        FASHION_CFG, '--work-dir', work_dir, '--cfg-options',
+        *fashion_options(max_iters=6, ckpt_interval=3)
+    ], monkeypatch)
+    assert (work_dir / 'iter_6.pth').exists()
+    losses = [s['loss'] for s in _scalars(work_dir) if 'loss' in s]
+    assert len(losses) == 6 and all(torch.isfinite(torch.tensor(losses)))
+    assert (work_dir / 'last_checkpoint').read_text().strip().endswith(
+        'iter_6.pth')
+
+    # A run stopped at iteration 3 resumes from its checkpoint (loaded with
+    # weights_only=True) and goes on to 6 instead of starting over.
+    (work_dir / 'iter_6.pth').unlink()
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'iter_3.pth'))
+    run_tool('train.py', [
+        FASHION_CFG, '--work-dir', work_dir, '--resume', '--cfg-options',
+        *fashion_options(max_iters=6, ckpt_interval=3)
+    ], monkeypatch)
+    resumed = _scalars(work_dir)
+    iters = [s['iter'] for s in resumed if 'loss' in s]
+    assert iters == [4, 5, 6]
+    assert (work_dir / 'iter_6.pth').exists()
+
+    capsys.readouterr()
+    run_tool('test.py', [
+        FASHION_CFG, work_dir / 'iter_6.pth', '--work-dir', tmp_path / 'eval',
+        '--cfg-options', *FAST_TRAIN_OPTIONS,
+        'test_dataloader.dataset.indices=200'
+    ], monkeypatch)
+    printed = capsys.readouterr().out
+    assert "'accuracy/top1'" in printed
+
+
+def test_train_on_tiny_cifar10_layout(tmp_path, monkeypatch, tiny_cifar10):
+    work_dir = tmp_path / 'cifar'
+    run_tool('train.py', [
+        'configs/resnet/resnet26_cifar10.py', '--work-dir', work_dir,
+        '--cfg-options', *FAST_TRAIN_OPTIONS,
+        'train_dataloader.dataset.type=TinyCIFAR10',
+        f'train_dataloader.dataset.data_root={tiny_cifar10}',
+        'val_dataloader.dataset.type=TinyCIFAR10',
+        f'val_dataloader.dataset.data_root={tiny_cifar10}',
+        'train_dataloader.batch_size=16', 'val_dataloader.batch_size=16',
+        'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
+        'default_hooks.checkpoint.interval=4'
+    ], monkeypatch)
+    from mmengine.runner.checkpoint import _load_checkpoint
+    loaded = _load_checkpoint(str(work_dir / 'iter_4.pth'))
+    assert loaded['meta']['iter'] == 4
+    assert 'backbone.layer3.3.conv2.weight' in loaded['state_dict']
+    scalars = _scalars(work_dir)
+    assert any('accuracy/top1' in s for s in scalars)
+
+
+def test_amp_flag_sets_amp_optim_wrapper(monkeypatch):
+    import runpy
+    import sys
+    monkeypatch.setattr(sys, 'argv', ['train.py', FASHION_CFG, '--amp'])
+    ns = runpy.run_path('tools/train.py')
+    args = ns['parse_args']()
+    from mmengine.config import Config
+    cfg = ns['merge_args'](Config.fromfile(FASHION_CFG), args)
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.work_dir.endswith('resnet8_fashion_mnist')
