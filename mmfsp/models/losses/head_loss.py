@@ -75,4 +75,3 @@ class HeadLoss(nn.Module):
             weight = weight.float()
         return self.loss_weight * weight_reduce_loss(
             loss, weight=weight, reduction=reduction, avg_factor=avg_factor)
-
