@@ -6,3 +6,4 @@ from .kd_loss import KDLoss, generation_loss_cfgs, kd_kl_divergence  # noqa: F40
 from .tolerant_teacher_loss import (TolerantTeacherLoss,  # noqa: F401
                                     tolerant_teacher_weights,
                                     top_score_difference)
+from .fsp_loss import FSPLoss, fsp_loss  # noqa: F401
