@@ -1,0 +1,273 @@
+"""The distiller: which features to record, how to connect them, which
+losses compare them (MMRazor's ``ConfigurableDistiller``, smaller).
+
+Config shape::
+
+    distiller=dict(
+        type='ConfigurableDistiller',
+        student_recorders=dict(fc=dict(type='ModuleOutputs', source='head.fc')),
+        teacher_recorders=dict(fc=dict(type='ModuleOutputs', source='head.fc')),
+        connectors=dict(),                     # name -> connector config
+        distill_losses=dict(loss_kd=dict(type='KDLoss', tau=4)),
+        loss_forward_mappings=dict(
+            loss_kd=dict(
+                preds_S=dict(from_student=True, recorder='fc'),
+                preds_T=dict(from_student=False, recorder='fc'))),
+        fsp_pairs=[...])                       # optional FSP shorthand
+
+Each loss is called as ``loss(**kwargs)`` with one keyword per entry of its
+mapping. An entry is either one *feature spec* or a list of them (the loss
+then gets a list):
+
+* ``from_student`` (bool): take the data from the student's recorders or the
+  teacher's;
+* ``recorder`` (str or list of str): the recorder name(s); several names give
+  several tensors, which the connector receives as positional arguments
+  (an FSP connector takes two features);
+* ``connector`` (str, optional): a connector module applied to the data;
+* ``record_idx`` (int, 0) and ``data_idx`` (int, optional): which call of
+  the module, which element of a tuple input/output.
+
+``fsp_pairs`` (see :mod:`mmfsp.models.distillers.fsp_pairs`) adds the
+recorders, the ``fsp`` connector and the ``loss_fsp`` loss of the FSP paper's
+layer pairs to whatever else is configured, so FSP and a logits KD loss can
+share one distiller.
+
+Before a loss is computed, every student tensor it receives is checked
+against the teacher tensor in the same position: a mismatch (e.g. paired
+layers with different channel counts) raises :class:`DistillShapeError`
+naming both sides' modules and shapes.
+"""
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmfsp.registry import MODELS
+from ..recorders import RecorderManager
+from .fsp_pairs import expand_fsp_pairs
+
+_SPEC_KEYS = {'from_student', 'recorder', 'connector', 'record_idx',
+              'data_idx'}
+
+
+class DistillShapeError(ValueError):
+    """Student and teacher data paired by a distillation loss do not have
+    the same shape (a configuration error)."""
+
+
+def _shape(data: Any) -> Any:
+    if isinstance(data, Tensor):
+        return tuple(data.shape)
+    if isinstance(data, (tuple, list)):
+        return [_shape(d) for d in data]
+    return type(data).__name__
+
+
+def _merge_named(base: dict, extra: dict, what: str) -> dict:
+    clash = set(base) & set(extra)
+    if clash:
+        raise ValueError(f'{what} {sorted(clash)} are defined twice (by '
+                         f'fsp_pairs and explicitly); rename one')
+    merged = dict(base)
+    merged.update(extra)
+    return merged
+
+
+@MODELS.register_module()
+class ConfigurableDistiller(BaseModule):
+    """Record features of student and teacher and compute distill losses.
+
+    Args:
+        student_recorders (dict, optional): name -> recorder config for the
+            student (``ModuleOutputs`` / ``ModuleInputs``).
+        teacher_recorders (dict, optional): the same for the teacher.
+        connectors (dict, optional): name -> connector module config.
+        distill_losses (dict, optional): name -> loss config. Names should
+            contain ``loss`` (mmengine sums the entries whose key does).
+        loss_forward_mappings (dict, optional): loss name -> keyword -> feature
+            spec(s), see the module docstring.
+        fsp_pairs (list[dict], optional): FSP layer pairs, expanded by
+            :func:`~mmfsp.models.distillers.fsp_pairs.expand_fsp_pairs`.
+        fsp_loss (dict, optional): overrides of the ``loss_fsp`` config
+            (e.g. ``dict(loss_weight=0.5)``); only with ``fsp_pairs``.
+        init_cfg (dict, optional): initialisation of connectors.
+    """
+
+    def __init__(self,
+                 student_recorders: Optional[dict] = None,
+                 teacher_recorders: Optional[dict] = None,
+                 connectors: Optional[dict] = None,
+                 distill_losses: Optional[dict] = None,
+                 loss_forward_mappings: Optional[dict] = None,
+                 fsp_pairs: Optional[List[dict]] = None,
+                 fsp_loss: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        parts = dict(
+            student_recorders=dict(student_recorders or {}),
+            teacher_recorders=dict(teacher_recorders or {}),
+            connectors=dict(connectors or {}),
+            distill_losses=dict(distill_losses or {}),
+            loss_forward_mappings=dict(loss_forward_mappings or {}))
+        if fsp_pairs:
+            fsp = expand_fsp_pairs(list(fsp_pairs), fsp_loss)
+            parts = {
+                key: _merge_named(parts[key], fsp[key], key)
+                for key in parts
+            }
+        elif fsp_loss is not None:
+            raise ValueError('fsp_loss is given without fsp_pairs')
+
+        self.student_recorders = RecorderManager(parts['student_recorders'])
+        self.teacher_recorders = RecorderManager(parts['teacher_recorders'])
+        self.connectors = nn.ModuleDict({
+            name: MODELS.build(cfg) if isinstance(cfg, dict) else cfg
+            for name, cfg in parts['connectors'].items()
+        })
+        self.distill_losses = nn.ModuleDict({
+            name: MODELS.build(cfg) if isinstance(cfg, dict) else cfg
+            for name, cfg in parts['distill_losses'].items()
+        })
+        self.loss_forward_mappings = parts['loss_forward_mappings']
+        self._check_mappings()
+
+    # ------------------------------------------------------------ set-up
+    def _check_mappings(self) -> None:
+        losses, mapped = set(self.distill_losses), set(
+            self.loss_forward_mappings)
+        if losses - mapped:
+            raise ValueError(f'distill losses {sorted(losses - mapped)} have '
+                             f'no entry in loss_forward_mappings')
+        if mapped - losses:
+            raise ValueError(f'loss_forward_mappings names unknown losses '
+                             f'{sorted(mapped - losses)}; distill_losses: '
+                             f'{sorted(losses)}')
+        for loss_name, mapping in self.loss_forward_mappings.items():
+            if not isinstance(mapping, dict) or not mapping:
+                raise ValueError(f'loss_forward_mappings[{loss_name!r}] must '
+                                 f'be a non-empty dict keyword -> spec')
+            for arg, specs in mapping.items():
+                for spec in self._as_specs(specs):
+                    self._check_spec(loss_name, arg, spec)
+
+    @staticmethod
+    def _as_specs(specs: Any) -> List[dict]:
+        return list(specs) if isinstance(specs, (list, tuple)) else [specs]
+
+    def _check_spec(self, loss_name: str, arg: str, spec: Any) -> None:
+        where = f'loss_forward_mappings[{loss_name!r}][{arg!r}]'
+        if not isinstance(spec, dict) or 'recorder' not in spec or \
+                'from_student' not in spec:
+            raise ValueError(f'{where} must be dict(from_student=..., '
+                             f'recorder=...[, connector=...]), got {spec!r}')
+        unknown = set(spec) - _SPEC_KEYS
+        if unknown:
+            raise ValueError(f'{where} has unknown keys {sorted(unknown)}')
+        manager = self.student_recorders if spec['from_student'] else \
+            self.teacher_recorders
+        side = 'student' if spec['from_student'] else 'teacher'
+        for name in self._recorder_names(spec):
+            if name not in manager.recorders:
+                raise ValueError(f'{where} uses {side} recorder {name!r}, '
+                                 f'which is not defined; {side} recorders: '
+                                 f'{sorted(manager.recorders)}')
+        connector = spec.get('connector')
+        if connector is not None and connector not in self.connectors:
+            raise ValueError(f'{where} uses connector {connector!r}, which '
+                             f'is not defined; connectors: '
+                             f'{sorted(self.connectors)}')
+
+    @staticmethod
+    def _recorder_names(spec: dict) -> List[str]:
+        rec = spec['recorder']
+        return [rec] if isinstance(rec, str) else list(rec)
+
+    def prepare_from_student(self, student: nn.Module) -> None:
+        """Hook the student recorders on ``student``."""
+        self.student_recorders.initialize(student)
+
+    def prepare_from_teacher(self, teacher: nn.Module) -> None:
+        """Hook the teacher recorders on ``teacher``."""
+        self.teacher_recorders.initialize(teacher)
+
+    def release_teacher(self) -> None:
+        """Remove the teacher hooks and recorded data (teacher freed)."""
+        self.teacher_recorders.remove_hooks()
+
+    @property
+    def loss_names(self) -> List[str]:
+        return list(self.distill_losses)
+
+    # ---------------------------------------------------------- forward
+    def _describe(self, spec: dict) -> str:
+        manager = self.student_recorders if spec['from_student'] else \
+            self.teacher_recorders
+        parts = []
+        for name in self._recorder_names(spec):
+            recorder = manager.get_recorder(name)
+            shape = _shape(recorder.data_buffer[spec.get('record_idx', 0)]) \
+                if recorder.data_buffer else 'not recorded'
+            parts.append(f'{recorder.kind} of {recorder.source} {shape}')
+        text = ', '.join(parts)
+        if spec.get('connector') is not None:
+            text = f'{spec["connector"]}({text})'
+        return text
+
+    def get_data(self, spec: dict) -> Any:
+        """The recorded data of one feature spec, through its connector."""
+        manager = self.student_recorders if spec['from_student'] else \
+            self.teacher_recorders
+        data = [
+            manager.get_recorder(name).get_record_data(
+                spec.get('record_idx', 0), spec.get('data_idx'))
+            for name in self._recorder_names(spec)
+        ]
+        connector = spec.get('connector')
+        if connector is not None:
+            return self.connectors[connector](*data)
+        return data[0] if len(data) == 1 else data
+
+    def _loss_kwargs(self, loss_name: str) -> Dict[str, Any]:
+        kwargs, student, teacher = {}, [], []
+        for arg, specs in self.loss_forward_mappings[loss_name].items():
+            many = isinstance(specs, (list, tuple))
+            values = []
+            for i, spec in enumerate(self._as_specs(specs)):
+                value = self.get_data(spec)
+                values.append(value)
+                label = f'{arg}[{i}]' if many else arg
+                (student if spec['from_student'] else teacher).append(
+                    (label, spec, value))
+            kwargs[arg] = values if many else values[0]
+        self._check_pairs(loss_name, student, teacher)
+        return kwargs
+
+    def _check_pairs(self, loss_name: str, student: list,
+                     teacher: list) -> None:
+        for (s_arg, s_spec, s_val), (t_arg, t_spec, t_val) in zip(
+                student, teacher):
+            if _shape(s_val) != _shape(t_val):
+                raise DistillShapeError(
+                    f'Distill loss {loss_name!r}: student {s_arg} and teacher '
+                    f'{t_arg} differ in shape: student '
+                    f'{self._describe(s_spec)} -> {_shape(s_val)}, teacher '
+                    f'{self._describe(t_spec)} -> {_shape(t_val)}. The paired '
+                    f'layers must have the same channel counts in teacher and '
+                    f'student (choose other layers, or map the student\'s '
+                    f'channels with a connector, e.g. FSPConnector('
+                    f'in_channels=..., out_channels=...)).')
+
+    def check_shapes(self, names: Optional[Iterable[str]] = None) -> None:
+        """Check the paired shapes of the losses ``names`` (all by default)
+        on the data recorded by the last forward pass."""
+        for name in (self.loss_names if names is None else names):
+            self._loss_kwargs(name)
+
+    def compute_distill_losses(
+            self, names: Optional[Sequence[str]] = None) -> Dict[str, Tensor]:
+        """The losses ``names`` (all by default) on the recorded data."""
+        losses = {}
+        for name in (self.loss_names if names is None else names):
+            losses[name] = self.distill_losses[name](**self._loss_kwargs(name))
+        return losses
