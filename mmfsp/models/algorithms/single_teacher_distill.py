@@ -1,0 +1,324 @@
+"""Distillation from one frozen teacher, in stages (MMRazor's
+``SingleTeacherDistill``, smaller), running Algorithm 1 of the FSP paper.
+
+Yim et al., "A Gift from Knowledge Distillation" (CVPR 2017), Algorithm 1:
+stage 1 trains the student's weights to minimise the FSP loss against a
+frozen, pre-trained teacher (the classifier head gets no loss); stage 2
+trains the student, initialised by stage 1, on the task loss alone (softmax
+cross-entropy), without the teacher. :class:`DistillStageSwitchHook` moves
+from one stage to the next during one training run.
+
+Data path of one training step: data preprocessor -> teacher (eval mode, no
+gradient) and student forward passes with the distiller's recorders on ->
+distiller (connectors, distill losses) -> one loss dict, keys prefixed
+``distill.`` and ``student.``.
+
+What each stage computes is configured by ``stages``, a list of
+``dict(student_loss=bool, distill_losses='all' | [names])``, stage ``k``
+being entry ``k - 1``. The teacher runs only in stages with a distill loss.
+Default: a single stage with the student's loss and all distill losses
+(Hinton KD, generations). FSP: ``[dict(student_loss=False,
+distill_losses='all'), dict(student_loss=True, distill_losses=[])]``. FitNet:
+``[dict(student_loss=False, distill_losses=['loss_hint']),
+dict(student_loss=True, distill_losses=['loss_kd'])]``.
+"""
+import copy
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+from mmengine.model import BaseModel
+from mmengine.structures import BaseDataElement
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmfsp.registry import MODELS
+from .distill_checkpoint import load_teacher_weights
+
+_STAGE_KEYS = {'student_loss', 'distill_losses'}
+
+
+def _add_prefix(losses: Dict[str, Tensor], prefix: str,
+                weight: float) -> Dict[str, Tensor]:
+    out = {}
+    for key, value in losses.items():
+        if 'loss' in key and weight != 1.0:
+            value = weight * value if isinstance(value, Tensor) else [
+                weight * v for v in value
+            ]
+        out[f'{prefix}.{key}'] = value
+    return out
+
+
+def _has_pretrained_init(cfg) -> bool:
+    if isinstance(cfg, dict):
+        init = cfg.get('init_cfg')
+        inits = init if isinstance(init, list) else [init]
+        if any(isinstance(i, dict) and i.get('type') == 'Pretrained'
+               for i in inits):
+            return True
+        return any(_has_pretrained_init(v) for v in cfg.values())
+    if isinstance(cfg, (list, tuple)):
+        return any(_has_pretrained_init(v) for v in cfg)
+    return False
+
+
+@MODELS.register_module()
+class SingleTeacherDistill(BaseModel):
+    """A student (``architecture``) distilled from one teacher.
+
+    Args:
+        architecture (dict): the student, a plain classifier config (e.g. an
+            mmpretrain ``ImageClassifier``), the same as its standalone
+            config's ``model``.
+        teacher (dict): the teacher's classifier config.
+        distiller (dict): a :class:`ConfigurableDistiller` config.
+        teacher_ckpt (str, optional): the trained teacher's checkpoint (a
+            plain one, or a distillation checkpoint whose student is taken),
+            loaded strictly with ``weights_only=True``. Required unless the
+            teacher is trainable or its config has a ``Pretrained``
+            init_cfg.
+        teacher_trainable (bool): let distill losses train the teacher.
+            Defaults to False: the teacher's parameters do not require grad
+            and it runs under ``torch.no_grad()``.
+        teacher_norm_eval (bool): keep the teacher's normalisation layers in
+            eval mode (running statistics frozen). A frozen teacher
+            (``teacher_trainable=False``) is then kept entirely in eval mode.
+            Defaults to True.
+        stages (list[dict], optional): what each stage computes, see the
+            module docstring.
+        stage (int): the stage to start in (1-based). Defaults to 1.
+        student_loss_weight (float): factor on the student's loss entries.
+        distill_loss_weight (float): factor on the distill loss entries.
+        dummy_input_shape (Sequence[int], optional): ``(C, H, W)`` of one
+            input image. If given, a forward pass of two such zero images
+            through teacher and student at build time checks every distill
+            loss's paired shapes, so that a configuration error (paired
+            layers with different channels) is raised before training.
+        data_preprocessor (dict, optional): the data preprocessor;
+            ``ClsDataPreprocessor`` by default.
+        init_cfg (dict, optional): initialisation config.
+    """
+
+    def __init__(self,
+                 architecture: Union[dict, nn.Module],
+                 teacher: Union[dict, nn.Module],
+                 distiller: dict,
+                 teacher_ckpt: Optional[str] = None,
+                 teacher_trainable: bool = False,
+                 teacher_norm_eval: bool = True,
+                 stages: Optional[List[dict]] = None,
+                 stage: int = 1,
+                 student_loss_weight: float = 1.0,
+                 distill_loss_weight: float = 1.0,
+                 dummy_input_shape: Optional[Sequence[int]] = None,
+                 data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = {}
+        if isinstance(data_preprocessor, dict):
+            data_preprocessor = dict(data_preprocessor)
+            data_preprocessor.setdefault('type', 'ClsDataPreprocessor')
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+
+        self.architecture = self._build(architecture, 'architecture')
+        self.teacher = self._build(teacher, 'teacher')
+        self.teacher_trainable = teacher_trainable
+        self.teacher_norm_eval = teacher_norm_eval
+        if teacher_ckpt is not None or not (
+                teacher_trainable or _has_pretrained_init(teacher)):
+            load_teacher_weights(self.teacher, teacher_ckpt)
+            # The teacher's weights are final: init_weights() must not
+            # re-initialise them (nor download ImageNet weights).
+            self.teacher._is_init = True
+        self.teacher_ckpt = teacher_ckpt
+        if not teacher_trainable:
+            self.teacher.requires_grad_(False)
+
+        self.distiller = MODELS.build(distiller) if isinstance(
+            distiller, dict) else distiller
+        self.distiller.prepare_from_student(self.architecture)
+        self.distiller.prepare_from_teacher(self.teacher)
+
+        self.stages = self._check_stages(stages)
+        self.stage = 1
+        self.set_stage(stage)
+        self.student_loss_weight = float(student_loss_weight)
+        self.distill_loss_weight = float(distill_loss_weight)
+        self.train(self.training)
+        if dummy_input_shape is not None:
+            self.check_distill_shapes(dummy_input_shape)
+
+    # ------------------------------------------------------------ set-up
+    @staticmethod
+    def _build(cfg: Union[dict, nn.Module], what: str) -> nn.Module:
+        if isinstance(cfg, nn.Module):
+            return cfg
+        if not isinstance(cfg, dict) or 'type' not in cfg:
+            raise TypeError(f'model.{what} must be a model config dict with '
+                            f'a type (e.g. ImageClassifier), got {cfg!r}')
+        return MODELS.build(copy.deepcopy(cfg))
+
+    def _check_stages(self, stages: Optional[List[dict]]) -> List[dict]:
+        if stages is None:
+            stages = [dict(student_loss=True, distill_losses='all')]
+        if not stages:
+            raise ValueError('stages must list at least one stage')
+        checked = []
+        known = self.distiller.loss_names
+        for k, cfg in enumerate(stages, start=1):
+            cfg = dict(cfg)
+            if set(cfg) - _STAGE_KEYS:
+                raise ValueError(f'stage {k} has unknown keys '
+                                 f'{sorted(set(cfg) - _STAGE_KEYS)}; '
+                                 f'allowed: {sorted(_STAGE_KEYS)}')
+            names = cfg.get('distill_losses', 'all')
+            names = list(known) if names == 'all' else list(names or [])
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                raise ValueError(f'stage {k} names distill losses {unknown} '
+                                 f'that the distiller does not have: {known}')
+            student_loss = bool(cfg.get('student_loss', True))
+            if not student_loss and not names:
+                raise ValueError(f'stage {k} computes no loss at all')
+            checked.append(
+                dict(student_loss=student_loss, distill_losses=names))
+        return checked
+
+    @property
+    def student(self) -> nn.Module:
+        return self.architecture
+
+    @property
+    def num_stages(self) -> int:
+        return len(self.stages)
+
+    def stage_uses_teacher(self, stage: Optional[int] = None) -> bool:
+        """Whether stage ``stage`` (the current one by default) runs the
+        teacher, i.e. has a distill loss."""
+        stage = self.stage if stage is None else stage
+        return bool(self.stages[stage - 1]['distill_losses'])
+
+    def set_stage(self, stage: int) -> None:
+        """Switch to ``stage`` (1-based)."""
+        if not isinstance(stage, int) or not 1 <= stage <= len(self.stages):
+            raise ValueError(f'stage must be 1..{len(self.stages)} '
+                             f'(model.stages has {len(self.stages)} '
+                             f'entries), got {stage!r}')
+        if self.teacher is None and self.stage_uses_teacher(stage):
+            raise RuntimeError(f'stage {stage} needs the teacher, which was '
+                               f'freed')
+        self.stage = stage
+
+    def free_teacher(self) -> List[nn.Parameter]:
+        """Drop the teacher (no later stage needs it) and return its former
+        parameters, so that optimizers can forget them too."""
+        if self.teacher is None:
+            return []
+        later = range(self.stage, len(self.stages) + 1)
+        if any(self.stage_uses_teacher(s) for s in later):
+            raise RuntimeError(
+                f'cannot free the teacher: stage(s) '
+                f'{[s for s in later if self.stage_uses_teacher(s)]} still '
+                f'use it')
+        params = list(self.teacher.parameters())
+        self.distiller.release_teacher()
+        self.teacher = None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return params
+
+    def train(self, mode: bool = True) -> 'SingleTeacherDistill':
+        """As ``nn.Module.train``; the teacher stays in eval mode when
+        frozen, or only its norm layers with ``teacher_norm_eval``."""
+        super().train(mode)
+        if getattr(self, 'teacher', None) is None:
+            return self
+        if self.teacher_norm_eval and not self.teacher_trainable:
+            self.teacher.eval()
+        elif self.teacher_norm_eval:
+            for module in self.teacher.modules():
+                if isinstance(module, (_BatchNorm, nn.GroupNorm,
+                                       nn.LayerNorm)):
+                    module.eval()
+        return self
+
+    # ----------------------------------------------------------- checks
+    @torch.no_grad()
+    def check_distill_shapes(self, input_shape: Sequence[int]) -> None:
+        """Run two zero images of shape ``input_shape`` (C, H, W) through
+        teacher and student (eval mode) and check every distill loss's
+        paired shapes; raises
+        :class:`~mmfsp.models.distillers.DistillShapeError`."""
+        if self.teacher is None or not self.distiller.loss_names:
+            return
+        was_training = self.training
+        self.eval()
+        try:
+            param = next(self.architecture.parameters())
+            inputs = torch.zeros((2, *input_shape), device=param.device,
+                                 dtype=param.dtype)
+            with self.distiller.teacher_recorders:
+                self.teacher(inputs, mode='tensor')
+            with self.distiller.student_recorders:
+                self.architecture(inputs, mode='tensor')
+            self.distiller.check_shapes()
+        finally:
+            self.distiller.teacher_recorders.reset_data()
+            self.distiller.student_recorders.reset_data()
+            self.train(was_training)
+
+    # ---------------------------------------------------------- forward
+    def forward(self,
+                inputs: Tensor,
+                data_samples: Optional[List[BaseDataElement]] = None,
+                mode: str = 'tensor'):
+        """``loss``: the current stage's losses; ``predict`` and ``tensor``:
+        the student's."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode in ('predict', 'tensor'):
+            return self.architecture(inputs, data_samples, mode=mode)
+        raise RuntimeError(f'Invalid mode "{mode}".')
+
+    def loss(self, inputs: Tensor,
+             data_samples: List[BaseDataElement]) -> Dict[str, Tensor]:
+        cfg = self.stages[self.stage - 1]
+        names = cfg['distill_losses']
+        losses: Dict[str, Tensor] = {}
+        if names:
+            if self.teacher is None:
+                raise RuntimeError(f'stage {self.stage} needs the teacher, '
+                                   f'which was freed')
+            with self.distiller.teacher_recorders:
+                if self.teacher_trainable:
+                    self.teacher(inputs, data_samples, mode='tensor')
+                else:
+                    with torch.no_grad():
+                        self.teacher(inputs, data_samples, mode='tensor')
+            with self.distiller.student_recorders:
+                student_losses = self._student_forward(
+                    inputs, data_samples, cfg['student_loss'])
+            distill = self.distiller.compute_distill_losses(names)
+            # Free the recorded features once the losses hold the graph.
+            self.distiller.teacher_recorders.reset_data()
+            self.distiller.student_recorders.reset_data()
+            losses.update(
+                _add_prefix(distill, 'distill', self.distill_loss_weight))
+        else:
+            student_losses = self._student_forward(inputs, data_samples,
+                                                   cfg['student_loss'])
+        if cfg['student_loss']:
+            losses.update(
+                _add_prefix(student_losses, 'student',
+                            self.student_loss_weight))
+        return losses
+
+    def _student_forward(self, inputs: Tensor,
+                         data_samples: List[BaseDataElement],
+                         with_loss: bool) -> Dict[str, Tensor]:
+        if with_loss:
+            return self.architecture(inputs, data_samples, mode='loss')
+        self.architecture(inputs, data_samples, mode='tensor')
+        return {}
