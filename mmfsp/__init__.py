@@ -12,6 +12,7 @@ from .version import __version__
 
 _register_mmpretrain(init_default_scope=False)
 _install_loaders()
+from .utils import atomic_save as _atomic  # noqa: E402,F401 (installs it)
 
 from . import datasets, engine, evaluation, models  # noqa: E402,F401
 

@@ -12,3 +12,6 @@ __all__ += ['build_runner', 'setup_cpu_distributed']
 from .config_scope import rescope_config  # noqa: E402
 
 __all__ += ['rescope_config']
+from .atomic_save import atomic_write, install_atomic_saves  # noqa: E402
+
+__all__ += ['atomic_write', 'install_atomic_saves']
