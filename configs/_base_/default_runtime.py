@@ -13,5 +13,11 @@ default_hooks = dict(
         interval=4000,
         max_keep_ckpts=3,
         save_last=True),
+    # Stop at the first NaN/Inf loss, before CheckpointHook can save the
+    # spoilt weights (mmfsp.engine.hooks.NonFiniteLossHook). A default hook
+    # rather than a custom one: a config that sets its own `custom_hooks`
+    # list replaces the inherited one and would silently drop the check.
+    # Switch it off with default_hooks=dict(nonfinite_loss=None).
+    nonfinite_loss=dict(type='NonFiniteLossHook'),
 )
 log_processor = dict(by_epoch=False, window_size=100)

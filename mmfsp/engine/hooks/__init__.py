@@ -1,1 +1,2 @@
 
+from .nonfinite_loss_hook import NonFiniteLossError, NonFiniteLossHook  # noqa: F401
