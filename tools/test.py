@@ -33,7 +33,8 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     import mmfsp  # noqa: F401
-    from mmfsp.utils import build_runner, setup_cpu_distributed
+    from mmfsp.utils import (build_runner, check_dataset_files,
+                             setup_cpu_distributed)
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -54,6 +55,7 @@ def main() -> None:
         cfg.test_evaluator = [cfg.test_evaluator] if isinstance(
             cfg.test_evaluator, dict) else list(cfg.test_evaluator)
         cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.out))
+    check_dataset_files(cfg, ('test_dataloader', ))
     setup_cpu_distributed(cfg, args.launcher)
     runner = build_runner(cfg)
     metrics = runner.test()

@@ -90,11 +90,14 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     import mmfsp  # noqa: F401  registers modules, installs safe loaders
-    from mmfsp.utils import build_runner, setup_cpu_distributed
+    from mmfsp.utils import (build_runner, check_dataset_files,
+                             setup_cpu_distributed)
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     cfg = merge_args(cfg, args)
+    # Missing data: say where to put it before anything is built.
+    check_dataset_files(cfg, ('train_dataloader', 'val_dataloader'))
     setup_cpu_distributed(cfg, args.launcher)
     runner = build_runner(cfg)
     runner.train()

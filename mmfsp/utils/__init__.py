@@ -15,3 +15,6 @@ __all__ += ['rescope_config']
 from .atomic_save import atomic_write, install_atomic_saves  # noqa: E402
 
 __all__ += ['atomic_write', 'install_atomic_saves']
+from .dataset_check import check_dataset_files  # noqa: E402
+
+__all__ += ['check_dataset_files']
