@@ -1,2 +1,3 @@
 
 from .nonfinite_loss_hook import NonFiniteLossError, NonFiniteLossHook  # noqa: F401
+from .loss_weight_schedule_hook import LossWeightScheduleHook, linear_weight  # noqa: F401,E501
