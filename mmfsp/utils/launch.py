@@ -33,7 +33,17 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
         dist.init_process_group(backend='gloo')
     wrapper = dict(cfg.get('model_wrapper_cfg') or {})
     wrapper.setdefault('type', 'MMDistributedDataParallel')
-    wrapper.pop('device_ids', None)
+    # mmengine's Runner.wrap_model passes device_ids=[LOCAL_RANK] as a
+    # *default* argument to any DDP wrapper; an explicit None in the config
+    # wins over it (a CPU module takes no device_ids).
+    wrapper_type = wrapper['type']
+    if isinstance(wrapper_type, str):
+        from mmfsp.registry import MODEL_WRAPPERS
+        wrapper_type = MODEL_WRAPPERS.get(wrapper_type)
+    from torch.nn.parallel import DistributedDataParallel
+    if isinstance(wrapper_type, type) and \
+            issubclass(wrapper_type, DistributedDataParallel):
+        wrapper['device_ids'] = None
     wrapper.setdefault('broadcast_buffers', False)
     wrapper.setdefault('find_unused_parameters',
                        cfg.get('find_unused_parameters', False))
