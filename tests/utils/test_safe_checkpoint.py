@@ -24,6 +24,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from mmfsp.registry import MODELS
 from mmfsp.utils import (CheckpointSecurityError, CorruptCheckpointError,
                          safe_load)
+from mmfsp.utils.safe_checkpoint import _refused_globals
 from tests.conftest import FAST_TRAIN_OPTIONS, run_tool
 from tests.toy_runner import ToyModel, build_toy_runner
 
@@ -138,6 +139,9 @@ def test_genuine_runner_checkpoint_loads(genuine_ckpt):
     assert isinstance(loss.data[0], np.ndarray)
     assert np.isfinite(loss.mean())  # the methods restored through getattr
     assert 'state' in ckpt['optimizer']
+    # the static scan that tells hostile from damaged files agrees with the
+    # allow-list: nothing in a genuine checkpoint counts as refused
+    assert _refused_globals(genuine_ckpt) == []
     model = ToyModel()
     load_checkpoint(model, str(genuine_ckpt))
     assert torch.equal(model.linear.weight,
