@@ -7,3 +7,7 @@ __all__ = [
     'MissingTeacherCheckpointError', 'SingleTeacherDistill',
     'convert_distill_checkpoint', 'load_teacher_weights', 'student_state_dict'
 ]
+from .cached_teacher_fsp_distill import (CachedTeacherFSPDistill,  # noqa: E402,E501
+                                         TeacherDataCache, sample_indices)
+
+__all__ += ['CachedTeacherFSPDistill', 'TeacherDataCache', 'sample_indices']

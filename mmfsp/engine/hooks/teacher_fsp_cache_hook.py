@@ -1,0 +1,40 @@
+"""Allow the teacher-FSP cache only for a deterministic training data path.
+
+A :class:`~mmfsp.models.algorithms.CachedTeacherFSPDistill` model reuses the
+teacher's FSP matrices of a training sample (Yim et al., CVPR 2017, section
+4.1: "19 s per 100 iterations when the teacher's FSP matrices are stored").
+That is only correct when the sample is the same image every time it is
+read. At the start of training this hook checks the training dataset's
+pipeline and the model's data preprocessor; a random transform (RandomCrop,
+RandomFlip, RandomResizedCrop, AutoAugment, ... or a batch augment such as
+Mixup) stops the run with
+:class:`~mmfsp.datasets.NondeterministicPipelineError` naming it. Without
+this hook the model refuses to cache (it raises at its first training
+iteration), so a random pipeline can never be cached silently.
+"""
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from mmfsp.registry import HOOKS
+
+
+@HOOKS.register_module()
+class TeacherFSPCacheHook(Hook):
+    """Check the training data path and switch the model's teacher-FSP cache
+    on (see the module docstring). No arguments."""
+
+    priority = 'VERY_HIGH'
+
+    def before_train(self, runner) -> None:
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        if not hasattr(model, 'verify_training_data'):
+            raise TypeError(
+                f'TeacherFSPCacheHook needs a CachedTeacherFSPDistill model, '
+                f'got {type(model).__name__}')
+        model.verify_training_data(runner.train_dataloader.dataset,
+                                   model.data_preprocessor)
+        runner.logger.info(
+            f'Teacher-FSP cache on for stage(s) {list(model.cache_stages)}; '
+            f'training data path checked deterministic: '
+            f'{model.cache_verified}')
