@@ -49,7 +49,10 @@ class ProgressBarHook(Hook):
             return
         loss = ''
         if outputs and self.loss_key in outputs:
-            loss = f'{self.loss_key} {float(outputs[self.loss_key]):.4f}'
+            value = outputs[self.loss_key]
+            value = value.detach().item() if hasattr(value, 'detach') \
+                else float(value)
+            loss = f'{self.loss_key} {value:.4f}'
         self._progress.update(
             self._task, completed=runner.iter + 1, loss=loss)
 
