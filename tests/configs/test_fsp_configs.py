@@ -1,0 +1,145 @@
+"""The FSP configs: their students and teachers are the plain configs'
+models, their teacher checkpoints are what those configs write, and a short
+real stage 1 on Fashion-MNIST through tools/train.py lowers the FSP loss;
+the student then converts to a plain checkpoint that tools/test.py loads."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmfsp.registry import MODELS
+from tests.conftest import FAST_TRAIN_OPTIONS, run_tool
+
+REPO = Path(__file__).resolve().parents[2]
+
+# fsp config -> (student's plain config, teacher's plain config)
+PAIRS = {
+    'resnet26_cifar10': ('resnet26_cifar10_21k', 'resnet26_cifar10'),
+    'resnet32x4_cifar100': ('resnet32x4_cifar100_21k', 'resnet32x4_cifar100'),
+    'resnet26_resnet8_cifar10': ('resnet8_cifar10', 'resnet26_cifar10'),
+    'resnet32x4_resnet14x4_cifar100': ('resnet14x4_cifar100',
+                                       'resnet32x4_cifar100'),
+    'resnet34_resnet20_cub': ('resnet20_cub', 'resnet34_cub'),
+    'resnet26_fashion_mnist': ('resnet26_fashion_mnist_1k',
+                               'resnet26_fashion_mnist'),
+    'resnet26_resnet8_fashion_mnist': ('resnet8_fashion_mnist',
+                                       'resnet26_fashion_mnist'),
+}
+
+
+def _load(path: Path) -> Config:
+    return Config.fromfile(str(path))
+
+
+def _no_init(model: dict) -> dict:
+    model = model.to_dict() if hasattr(model, 'to_dict') else dict(model)
+    model.get('backbone', {}).pop('init_cfg', None)
+    return model
+
+
+@pytest.mark.parametrize('name', sorted(PAIRS))
+def test_fsp_config_matches_the_plain_configs(name):
+    cfg = _load(REPO / 'configs' / 'fsp' / f'{name}.py')
+    student_cfg = _load(REPO / 'configs' / 'resnet' / f'{PAIRS[name][0]}.py')
+    teacher_cfg = _load(REPO / 'configs' / 'resnet' / f'{PAIRS[name][1]}.py')
+    assert cfg.model.type == 'SingleTeacherDistill'
+    assert _no_init(cfg.model.architecture) == _no_init(student_cfg.model)
+    assert _no_init(cfg.model.teacher) == _no_init(teacher_cfg.model)
+    assert cfg.model.teacher_ckpt == (
+        f'work_dirs/{PAIRS[name][1]}/iter_{teacher_cfg.train_cfg.max_iters}'
+        '.pth')
+    # Stage 1 = FSP only, stage 2 = CE only, switched by the hook; the
+    # stage-2 schedule is the second MultiStepLR, starting at the switch.
+    hook, = [h for h in cfg.custom_hooks
+             if h.type == 'DistillStageSwitchHook']
+    stage1, stage2 = cfg.param_scheduler
+    assert stage1.begin == 0 and stage1.end == hook.switch_iter
+    assert stage2.begin == hook.switch_iter
+    assert stage2.end == cfg.train_cfg.max_iters
+    assert cfg.model.stages[0] == dict(student_loss=False,
+                                       distill_losses='all')
+    assert cfg.model.stages[1] == dict(student_loss=True, distill_losses=[])
+    assert cfg.find_unused_parameters is True
+
+
+def test_paper_schedules():
+    cfg = _load(REPO / 'configs/fsp/resnet26_cifar10.py')
+    s1, s2 = cfg.param_scheduler
+    assert cfg.optim_wrapper.optimizer.lr == 0.001
+    assert (s1.milestones, s1.end) == ([11000, 16000], 21000)
+    assert cfg.custom_hooks[0].stage_lr == 0.1
+    assert (s2.milestones, s2.end - s2.begin) == ([11000, 16000], 21000)
+    assert cfg.train_cfg.max_iters == 42000
+    cfg = _load(REPO / 'configs/fsp/resnet32x4_cifar100.py')
+    assert cfg.param_scheduler[0].milestones == [16000, 24000]
+    assert cfg.custom_hooks[0].switch_iter == 32000
+    cfg = _load(REPO / 'configs/fsp/resnet34_resnet20_cub.py')
+    assert len(cfg.model.distiller.fsp_pairs) == 4
+    assert cfg.optim_wrapper.optimizer.lr == 0.1
+    assert cfg.param_scheduler[1].milestones == [10000, 20000]
+    assert cfg.param_scheduler[1].end - cfg.param_scheduler[1].begin == 30000
+    for name in ('resnet26_resnet8_cifar10', 'resnet32x4_resnet14x4_cifar100'):
+        s2 = _load(REPO / f'configs/fsp/{name}.py').param_scheduler[1]
+        assert s2.end - s2.begin == 64000
+
+
+def test_stage_only_configs():
+    one = _load(REPO / 'configs/fsp/resnet26_cifar10_stage1.py')
+    assert one.train_cfg.max_iters == one.custom_hooks[0].switch_iter
+    two = _load(REPO / 'configs/fsp/resnet26_cifar10_stage2.py')
+    assert two.model.type == 'ImageClassifier'
+    assert two.model.init_cfg.prefix == 'architecture.'
+    assert two.model.init_cfg.checkpoint == \
+        'work_dirs/resnet26_cifar10_stage1/iter_21000.pth'
+
+
+def _scalars(work_dir: Path) -> list:
+    files = sorted(work_dir.glob('*/vis_data/scalars.json'))
+    return [json.loads(line) for line in files[-1].read_text().splitlines()]
+
+
+def test_real_stage1_on_fashion_mnist_lowers_fsp_loss(
+        tmp_path, monkeypatch, fashion_mnist_root, capsys):
+    cfg = _load(REPO / 'configs/fsp/resnet26_fashion_mnist_stage1.py')
+    teacher_cfg = cfg.model.teacher
+    teacher_cfg.backbone.depth = 8
+    torch.manual_seed(0)
+    teacher = MODELS.build(teacher_cfg)
+    teacher_ckpt = tmp_path / 'teacher.pth'
+    torch.save({'state_dict': teacher.state_dict()}, teacher_ckpt)
+
+    work_dir = tmp_path / 'stage1'
+    run_tool('train.py', [
+        'configs/fsp/resnet26_fashion_mnist_stage1.py', '--work-dir',
+        work_dir, '--no-validate', '--cfg-options', *FAST_TRAIN_OPTIONS,
+        'model.architecture.backbone.depth=8',
+        'model.teacher.backbone.depth=8', f'model.teacher_ckpt={teacher_ckpt}',
+        'train_cfg.max_iters=30', 'train_cfg.val_interval=1000',
+        'default_hooks.checkpoint.interval=30', 'train_dataloader.batch_size=16',
+        'train_dataloader.dataset.indices=512', 'randomness.seed=0'
+    ], monkeypatch)
+    losses = [s['distill.loss_fsp'] for s in _scalars(work_dir)
+              if 'distill.loss_fsp' in s]
+    assert len(losses) == 30
+    assert all('student.loss' not in s for s in _scalars(work_dir))
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    assert last < 0.7 * first, (first, last)
+
+    # The student of the stage-1 checkpoint, as a plain checkpoint, loads in
+    # the plain student config: tools/test.py evaluates it.
+    student = tmp_path / 'student.pth'
+    run_tool('convert_distill_ckpt.py',
+             [work_dir / 'iter_30.pth', student], monkeypatch)
+    state = torch.load(student, weights_only=True)['state_dict']
+    plain = MODELS.build(
+        dict(_load(REPO / 'configs/resnet/resnet8_fashion_mnist.py').model))
+    plain.load_state_dict(state, strict=True)
+    capsys.readouterr()
+    run_tool('test.py', [
+        'configs/resnet/resnet8_fashion_mnist.py', student, '--work-dir',
+        tmp_path / 'test', '--cfg-options', *FAST_TRAIN_OPTIONS,
+        'test_dataloader.dataset.indices=100'
+    ], monkeypatch)
+    assert 'accuracy/top1' in capsys.readouterr().out
