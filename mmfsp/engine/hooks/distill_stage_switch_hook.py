@@ -168,6 +168,12 @@ class DistillStageSwitchHook(Hook):
                 f"meta['{META_KEY}'] (was it saved without this hook?). "
                 f'Resume from a checkpoint of this run, or set '
                 f'model.stage={self.stage}.')
+        if runner.iter < self.switch_iter and model.stage >= self.stage:
+            runner.logger.warning(
+                f'The model is already in stage {model.stage} at iteration '
+                f'{runner.iter}, before the switch at {self.switch_iter} '
+                f'(loaded from a stage-{model.stage} checkpoint?): the hook '
+                f'will not switch again.')
 
     def before_train_iter(self, runner, batch_idx: int,
                           data_batch=None) -> None:
