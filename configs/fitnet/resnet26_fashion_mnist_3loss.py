@@ -1,0 +1,19 @@
+# FitNet "3 loss" on Fashion-MNIST, the CPU version of
+# resnet26_cifar10_3loss.py: ResNet-26 teacher and student with 1 input
+# channel; stage 1 (hints) 1650 iterations, lr 1e-4 -> 1e-5 at 1200; stage 2
+# (cross-entropy + KD, tau 3, weight 4 -> 1) 1000 iterations, lr 0.1 -> 0.01
+# at +500 -> 0.001 at +750 (the FSP Fashion-MNIST stage 2).
+# The teacher: python tools/train.py configs/resnet/resnet26_fashion_mnist.py
+_base_ = [
+    '../_base_/distill/fitnet3_cifar_resnet.py',
+    '../_base_/datasets/fashion_mnist_bs128.py',
+    '../_base_/schedules/fitnet_fashion_mnist_sgd_1650_1k.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    architecture=dict(backbone=dict(in_channels=1)),
+    teacher=dict(backbone=dict(in_channels=1)),
+    teacher_ckpt='work_dirs/resnet26_fashion_mnist/iter_3000.pth',
+    dummy_input_shape=(1, 28, 28))
+default_hooks = dict(
+    logger=dict(interval=50), checkpoint=dict(interval=500))

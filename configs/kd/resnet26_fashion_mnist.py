@@ -1,0 +1,17 @@
+# Hinton KD on Fashion-MNIST, the CPU version of resnet26_cifar10.py:
+# ResNet-26 teacher and student with 1 input channel, 1k iterations (lr 0.1
+# -> 0.01 at 500 -> 0.001 at 750), cross-entropy + KD (tau 3, weight 4 -> 1).
+# The teacher: python tools/train.py configs/resnet/resnet26_fashion_mnist.py
+_base_ = [
+    '../_base_/distill/kd_cifar_resnet.py',
+    '../_base_/datasets/fashion_mnist_bs128.py',
+    '../_base_/schedules/kd_fashion_mnist_sgd_1k.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    architecture=dict(backbone=dict(in_channels=1)),
+    teacher=dict(backbone=dict(in_channels=1)),
+    teacher_ckpt='work_dirs/resnet26_fashion_mnist/iter_3000.pth',
+    dummy_input_shape=(1, 28, 28))
+default_hooks = dict(
+    logger=dict(interval=50), checkpoint=dict(interval=500))
