@@ -31,6 +31,9 @@ val_dataloader = dict(
         type=dataset_type,
         data_root='data/fashion_mnist',
         split='test',
+        # mmpretrain 1.2's MNIST / FashionMNIST pick their files by
+        # test_mode, not by split: without it this would be the training set.
+        test_mode=True,
         download=False,
         pipeline=test_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=False),
