@@ -1,0 +1,9 @@
+# Compared alternative: the teacher softened by label smoothing (mmpretrain's
+# LabelSmoothLoss, epsilon 0.1) instead of TSD; the patriarch is trained with
+# it, later generations with 0.4 * CE + 0.6 * KL(p_T || p_S).
+_base_ = ['./resnet56_cifar100_eta10_lam00.py']
+generations = dict(
+    eta=1.0,
+    lam=0.6,
+    teacher_loss=dict(
+        type='LabelSmoothLoss', label_smooth_val=0.1, loss_weight=1.0))

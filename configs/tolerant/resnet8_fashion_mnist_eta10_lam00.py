@@ -1,0 +1,14 @@
+# D(1.0, 0.0) on Fashion-MNIST for CPU work: CIFAR ResNet-8 (1 input channel,
+# 10 classes), a short schedule per generation (1k iterations at batch 128,
+# about 2 epochs; lr 0.1 -> 0.01 (500) -> 0.001 (750)), 3 generations.
+#   python tools/train_generations.py \
+#     configs/tolerant/resnet8_fashion_mnist_eta10_lam00.py
+_base_ = [
+    '../resnet/resnet8_fashion_mnist.py',
+    '../_base_/generations/default.py',
+]
+param_scheduler = dict(milestones=[500, 750])
+train_cfg = dict(max_iters=1000, val_interval=1000)
+default_hooks = dict(checkpoint=dict(interval=500))
+randomness = dict(seed=0)
+generations = dict(num_generations=3, eta=1.0, lam=0.0)
