@@ -511,6 +511,24 @@ def _check_record(record: dict, settings: GenerationSettings,
 
 
 # ------------------------------------------------------------ running
+def _init_distributed(cfg: Config, launcher: str) -> None:
+    """Start the process group before the first runner, so that only rank 0
+    prints and writes from the start (the runners then find it started)."""
+    if launcher == 'none':
+        return
+    import torch
+    from mmengine.dist import init_dist, is_distributed
+
+    from mmfsp.utils import setup_cpu_distributed
+    if is_distributed():
+        return
+    if torch.cuda.is_available():
+        env_cfg = cfg.get('env_cfg') or {}
+        init_dist(launcher, **dict(env_cfg.get('dist_cfg') or {}))
+    else:
+        setup_cpu_distributed(copy.deepcopy(cfg), launcher)  # gloo
+
+
 def _is_main() -> bool:
     from mmengine.dist import get_rank
     return get_rank() == 0
@@ -626,6 +644,7 @@ def train_generations(cfg: Config,
     if root is None:
         raise ValueError('no work_dir: pass one or set cfg.work_dir')
     root = osp.abspath(root)
+    _init_distributed(cfg, launcher)
     title = title or osp.splitext(osp.basename(cfg.filename or 'config'))[0]
     say = log if _is_main() else (lambda text: None)
 
