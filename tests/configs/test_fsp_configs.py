@@ -117,7 +117,8 @@ def test_real_stage1_on_fashion_mnist_lowers_fsp_loss(
         'model.architecture.backbone.depth=8',
         'model.teacher.backbone.depth=8', f'model.teacher_ckpt={teacher_ckpt}',
         'train_cfg.max_iters=30', 'train_cfg.val_interval=1000',
-        'default_hooks.checkpoint.interval=30', 'train_dataloader.batch_size=16',
+        'default_hooks.checkpoint.interval=30',
+        'train_dataloader.batch_size=16',
         'train_dataloader.dataset.indices=512', 'randomness.seed=0'
     ], monkeypatch)
     losses = [s['distill.loss_fsp'] for s in _scalars(work_dir)
@@ -141,5 +142,88 @@ def test_real_stage1_on_fashion_mnist_lowers_fsp_loss(
         'configs/resnet/resnet8_fashion_mnist.py', student, '--work-dir',
         tmp_path / 'test', '--cfg-options', *FAST_TRAIN_OPTIONS,
         'test_dataloader.dataset.indices=100'
+    ], monkeypatch)
+    assert 'accuracy/top1' in capsys.readouterr().out
+
+
+def _options(max_iters, switch, extra=()):
+    return [
+        *FAST_TRAIN_OPTIONS, 'model.architecture.backbone.depth=8',
+        'model.teacher.backbone.depth=8', f'train_cfg.max_iters={max_iters}',
+        f'param_scheduler.0.end={switch}', f'param_scheduler.1.begin={switch}',
+        f'param_scheduler.1.end={max(max_iters, switch + 1)}',
+        'param_scheduler.0.milestones=[1000]',
+        'param_scheduler.1.milestones=[1000]',
+        f'custom_hooks.0.switch_iter={switch}',
+        f'default_hooks.checkpoint.interval={switch}',
+        'train_dataloader.batch_size=16',
+        'train_dataloader.dataset.indices=512', *extra
+    ]
+
+
+@pytest.mark.slow
+def test_whole_algorithm_on_fashion_mnist(tmp_path, monkeypatch,
+                                         fashion_mnist_root, capsys):
+    """Teacher training, both stages in one run, resume after the switch,
+    stage-2 students from the stage-1 checkpoint, conversion and test."""
+    teacher_dir = tmp_path / 'teacher'
+    run_tool('train.py', [
+        'configs/resnet/resnet8_fashion_mnist.py', '--work-dir', teacher_dir,
+        '--no-validate', '--cfg-options', *FAST_TRAIN_OPTIONS,
+        'train_cfg.max_iters=40', 'train_dataloader.batch_size=32',
+        'train_dataloader.dataset.indices=1280', 'randomness.seed=0'
+    ], monkeypatch)
+    teacher_ckpt = teacher_dir / 'iter_40.pth'
+
+    run_dir = tmp_path / 'fsp'
+    args = ['configs/fsp/resnet26_fashion_mnist.py', '--work-dir', run_dir,
+            '--no-validate', '--cfg-options']
+    extra = [f'model.teacher_ckpt={teacher_ckpt}', 'randomness.seed=0']
+    run_tool('train.py', args + _options(40, 20, extra), monkeypatch)
+    rows = [s for s in _scalars(run_dir) if 'loss' in s]
+    assert [('distill.loss_fsp' in r, 'student.loss' in r)
+            for r in rows] == [(True, False)] * 20 + [(False, True)] * 20
+    assert rows[20]['lr'] == pytest.approx(0.1)
+    assert (run_dir / 'stage1_iter_20.pth').exists()
+
+    # Resume after the switch: remove the last checkpoint, go on from 20.
+    (run_dir / 'iter_40.pth').unlink()
+    (run_dir / 'last_checkpoint').write_text(str(run_dir / 'iter_20.pth'))
+    run_tool('train.py', args[:-1] + ['--resume', '--cfg-options'] +
+             _options(40, 20, extra), monkeypatch)
+    assert (run_dir / 'iter_40.pth').exists()
+    resumed = [s for s in _scalars(run_dir) if 'loss' in s]
+    assert [s['iter'] for s in resumed] == list(range(21, 41))
+    assert all('student.loss' in s and 'distill.loss_fsp' not in s
+               for s in resumed)
+    assert resumed[0]['lr'] == pytest.approx(0.1)
+
+    # Two stage-2 students from the stage-1 checkpoint, different seeds.
+    students = []
+    for seed in (1, 2):
+        work = tmp_path / f'stage2_seed{seed}'
+        run_tool('train.py', [
+            'configs/fsp/resnet26_fashion_mnist_stage2.py', '--work-dir',
+            work, '--no-validate', '--cfg-options', *FAST_TRAIN_OPTIONS,
+            'model.backbone.depth=8', 'train_cfg.max_iters=10',
+            'default_hooks.checkpoint.interval=10',
+            'train_dataloader.batch_size=16',
+            'train_dataloader.dataset.indices=512',
+            f'model.init_cfg.checkpoint={run_dir / "stage1_iter_20.pth"}',
+            f'randomness.seed={seed}'
+        ], monkeypatch)
+        students.append(
+            torch.load(work / 'iter_10.pth', weights_only=False)['state_dict'])
+    assert not torch.equal(students[0]['head.fc.weight'],
+                           students[1]['head.fc.weight'])
+
+    student = tmp_path / 'student.pth'
+    run_tool('convert_distill_ckpt.py', [run_dir / 'iter_40.pth', student],
+             monkeypatch)
+    capsys.readouterr()
+    run_tool('test.py', [
+        'configs/resnet/resnet8_fashion_mnist.py', student, '--work-dir',
+        tmp_path / 'test', '--cfg-options', *FAST_TRAIN_OPTIONS,
+        'test_dataloader.dataset.indices=200'
     ], monkeypatch)
     assert 'accuracy/top1' in capsys.readouterr().out

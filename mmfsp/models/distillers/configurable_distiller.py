@@ -5,8 +5,10 @@ Config shape::
 
     distiller=dict(
         type='ConfigurableDistiller',
-        student_recorders=dict(fc=dict(type='ModuleOutputs', source='head.fc')),
-        teacher_recorders=dict(fc=dict(type='ModuleOutputs', source='head.fc')),
+        student_recorders=dict(
+            fc=dict(type='ModuleOutputs', source='head.fc')),
+        teacher_recorders=dict(
+            fc=dict(type='ModuleOutputs', source='head.fc')),
         connectors=dict(),                     # name -> connector config
         distill_losses=dict(loss_kd=dict(type='KDLoss', tau=4)),
         loss_forward_mappings=dict(

@@ -1,7 +1,8 @@
 """A named set of recorders on one model, switched on as a context manager.
 
-``RecorderManager(dict(stem=dict(type='ModuleInputs', source='backbone.layer1'),
-layer1=dict(type='ModuleOutputs', source='backbone.layer1')))`` builds the
+``RecorderManager(dict(stem=dict(type='ModuleInputs',
+source='backbone.layer1'), layer1=dict(type='ModuleOutputs',
+source='backbone.layer1')))`` builds the
 recorders (``type`` may omit the ``Recorder`` suffix, as in MMRazor);
 ``initialize(model)`` hooks them; ``with manager: model(x)`` empties the
 buffers, records during the forward pass and stops recording on exit.

@@ -37,6 +37,9 @@ def clf(depth=8, widen=1):
             loss=dict(type='CrossEntropyLoss')))
 
 
+FC = dict(type='ModuleOutputs', source='head.fc')
+
+
 def pairs(ks=(1, 2, 3)):
     return [
         dict(
@@ -84,6 +87,7 @@ def batch(n=4, seed=0):
 
 def test_teacher_is_loaded_and_frozen(teacher_ckpt):
     model = build(teacher_ckpt)
+    assert isinstance(model, SingleTeacherDistill)
     saved = torch.load(teacher_ckpt, weights_only=True)['state_dict']
     for key, value in model.teacher.state_dict().items():
         torch.testing.assert_close(value, saved[key])
@@ -159,8 +163,8 @@ def test_teacher_bn_statistics_do_not_move_in_training(teacher_ckpt):
 def test_single_stage_kd_wiring_on_head_fc(teacher_ckpt):
     distiller = dict(
         type='ConfigurableDistiller',
-        student_recorders=dict(fc=dict(type='ModuleOutputs', source='head.fc')),
-        teacher_recorders=dict(fc=dict(type='ModuleOutputs', source='head.fc')),
+        student_recorders=dict(fc=FC),
+        teacher_recorders=dict(fc=FC),
         distill_losses=dict(loss_kd=dict(type='KDLoss', tau=3.0)),
         loss_forward_mappings=dict(
             loss_kd=dict(

@@ -25,6 +25,9 @@ def classifier(depth=8, widen=1, num_classes=10):
                 loss=dict(type='CrossEntropyLoss'))))
 
 
+FC = dict(type='ModuleOutputs', source='head.fc')
+
+
 def cifar_pairs():
     return [
         dict(
@@ -50,7 +53,8 @@ def test_fsp_pairs_expand_to_generic_pieces():
             name='x',
             first=dict(type='ModuleOutputs', source='backbone.layer1'),
             second=dict(type='ModuleOutputs', source='backbone.layer2'),
-            teacher_second=dict(type='ModuleOutputs', source='backbone.layer3'),
+            teacher_second=dict(
+                type='ModuleOutputs', source='backbone.layer3'),
             weight=0.5,
             student_connector=dict(type='FSPConnector'))
     ])
@@ -100,8 +104,8 @@ def test_fsp_loss_value_equals_formula():
 def test_logits_kd_through_the_same_distiller():
     student, teacher = classifier(8), classifier(14)
     distiller = ConfigurableDistiller(
-        student_recorders=dict(fc=dict(type='ModuleOutputs', source='head.fc')),
-        teacher_recorders=dict(fc=dict(type='ModuleOutputs', source='head.fc')),
+        student_recorders=dict(fc=FC),
+        teacher_recorders=dict(fc=FC),
         distill_losses=dict(loss_kd=dict(type='KDLoss', tau=4.0)),
         loss_forward_mappings=dict(
             loss_kd=dict(
