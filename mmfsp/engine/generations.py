@@ -148,8 +148,7 @@ class GenerationSettings:
         if self.tsd_in not in TSD_IN:
             raise ValueError(f'generations.tsd_in must be one of {TSD_IN}, '
                              f'got {self.tsd_in!r}')
-        if self.eta < 1:
-            tolerant_teacher_weights(self.eta, self.reparam)  # checks reparam
+        tolerant_teacher_weights(self.eta, self.reparam)  # checks reparam
         if self.teacher_loss is not None:
             if not isinstance(self.teacher_loss, dict) or \
                     'type' not in self.teacher_loss:
@@ -193,7 +192,7 @@ class GenerationSettings:
     def label(self) -> str:
         """The paper's name of the setting, e.g. ``'D(0.6, 0.6)'``; an
         alternative teacher loss is named after its type."""
-        text = f'D({self.eta:g}, {self.lam:g})'
+        text = f'D({_number(self.eta)}, {_number(self.lam)})'
         if self.teacher_loss is not None:
             text += f' with teacher loss {self.teacher_loss["type"]}'
         return text
@@ -237,6 +236,13 @@ class GenerationSettings:
             loss['loss_weight'] = float(loss.get('loss_weight', 1.0)) * (
                 1.0 - float(self.lam))
         return loss
+
+
+def _number(value: float) -> str:
+    """``1 -> '1.0'``, ``0.6 -> '0.6'``, ``0.65 -> '0.65'`` (the paper's
+    D(1.0, 0.0) style)."""
+    value = float(value)
+    return f'{value:.1f}' if round(value, 1) == value else f'{value:g}'
 
 
 def _plain(value: Any) -> Any:

@@ -35,8 +35,15 @@ def test_settings_defaults_override_and_label():
     assert (s.k, s.tsd_in, s.reparam, s.teacher_loss) == (5, 'patriarch',
                                                           'none', None)
     assert s.label == 'D(0.6, 0.6)'
+    baseline = GenerationSettings.from_cfg(
+        dict(num_generations=3), num_generations=7)
+    assert baseline.num_generations == 7
+    assert baseline.label == 'D(1.0, 0.0)'
     assert GenerationSettings.from_cfg(
-        dict(num_generations=3), num_generations=7).num_generations == 7
+        dict(num_generations=1, eta=0.65, lam=1)).label == 'D(0.65, 1.0)'
+    assert GenerationSettings.from_cfg(
+        dict(num_generations=1, teacher_loss=dict(
+            type='LabelSmoothLoss'))).label.endswith('LabelSmoothLoss')
     assert 'num_generations' not in s.identity()
 
 
@@ -47,6 +54,8 @@ def test_settings_defaults_override_and_label():
     (dict(num_generations=2, k=1), 'k'),
     (dict(num_generations=2, tsd_in='every'), 'tsd_in'),
     (dict(num_generations=2, eta=0.6, reparam='log'), 'reparam'),
+    (dict(num_generations=2, reparam='unit-ce'), 'reparam'),
+    (dict(num_generations=2, eta=0.0, reparam='unit_ce'), 'eta'),
     (dict(num_generations=2, eta=0.6,
           teacher_loss=dict(type='LabelSmoothLoss')), 'eta=1.0'),
     (dict(num_generations=2, tsd='all'), 'unknown keys'),
