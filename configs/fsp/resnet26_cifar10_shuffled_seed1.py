@@ -11,3 +11,4 @@
 # Any other seed: --cfg-options model.distiller.shuffle_seed=<n>.
 _base_ = ['./resnet26_cifar10.py']
 model = dict(distiller=dict(type='FSPDistiller', shuffle_seed=1))
+work_dir = './work_dirs/resnet26_cifar10_shuffled_seed1'

@@ -15,3 +15,4 @@ custom_hooks = [
     dict(type='DistillStageSwitchHook', switch_iter=1000, stage_lr=0.1),
     dict(type='TeacherFSPCacheHook'),
 ]
+work_dir = './work_dirs/resnet26_fashion_mnist_cached'

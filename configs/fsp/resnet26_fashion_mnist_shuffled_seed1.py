@@ -8,3 +8,4 @@
 #     work_dirs/resnet26_fashion_mnist_shuffled_seed{1,2,3}/iter_2000.pth
 _base_ = ['./resnet26_fashion_mnist.py']
 model = dict(distiller=dict(type='FSPDistiller', shuffle_seed=1))
+work_dir = './work_dirs/resnet26_fashion_mnist_shuffled_seed1'

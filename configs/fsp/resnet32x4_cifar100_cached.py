@@ -17,3 +17,4 @@ custom_hooks = [
     dict(type='DistillStageSwitchHook', switch_iter=32000, stage_lr=0.1),
     dict(type='TeacherFSPCacheHook'),
 ]
+work_dir = './work_dirs/resnet32x4_cifar100_cached'

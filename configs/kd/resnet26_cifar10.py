@@ -11,3 +11,5 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(teacher_ckpt='work_dirs/resnet26_cifar10/iter_64000.pth')
+# Its own work dir: configs in resnet/ and fsp/ have the same file name.
+work_dir = './work_dirs/kd_resnet26_cifar10'

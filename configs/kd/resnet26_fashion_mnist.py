@@ -15,3 +15,5 @@ model = dict(
     dummy_input_shape=(1, 28, 28))
 default_hooks = dict(
     logger=dict(interval=50), checkpoint=dict(interval=500))
+# Its own work dir: configs in resnet/ and fsp/ have the same file name.
+work_dir = './work_dirs/kd_resnet26_fashion_mnist'

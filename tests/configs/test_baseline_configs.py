@@ -1,6 +1,7 @@
 """The FitNet, Hinton KD, shuffled-FSP, teacher-cache and weight-copy configs:
 what each stage computes, the schedules the paper gives, and one short real
 FitNet run through both stages."""
+import ast
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,52 @@ def test_short_fitnet_run_switches_and_anneals_kd(tmp_path):
         (1, 4.0, hints, True), (1, 4.0, hints, True),
         (2, 4.0, kd, True), (2, 2.5, kd, True), (2, 1.0, kd, True)
     ]
+
+
+MINE = sorted(
+    [p for d in ('fitnet', 'kd') for p in (ROOT / 'configs' / d).glob('*.py')]
+    + list((ROOT / 'configs' / 'fsp').glob('*_shuffled_seed*.py'))
+    + list((ROOT / 'configs' / 'fsp').glob('*_cached.py'))
+    + list((ROOT / 'configs' / 'resnet').glob('*_weight_copy.py')))
+
+
+def _work_dir(path):
+    """tools/train.py's work dir of a config: its ``work_dir`` (set in it or
+    in a config it inherits), else work_dirs/<file name>. Read statically
+    (ast), as parsing every config would take long."""
+
+    def own(p):
+        values = {}
+        for node in ast.parse(p.read_text()).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and \
+                    isinstance(node.targets[0], ast.Name):
+                try:
+                    values[node.targets[0].id] = ast.literal_eval(node.value)
+                except ValueError:
+                    pass
+        if isinstance(values.get('work_dir'), str):
+            return values['work_dir']
+        bases = values.get('_base_', [])
+        for base in [bases] if isinstance(bases, str) else bases:
+            if '::' in base:  # another package's base sets no work_dir
+                continue
+            found = own((p.parent / base).resolve())
+            if found:
+                return found
+        return None
+
+    return str(Path(own(path) or Path('work_dirs') / path.stem))
+
+
+def test_each_run_has_its_own_work_dir():
+    """Two configs with one work dir would mix checkpoints and
+    last_checkpoint (a KD run could resume from its teacher's)."""
+    assert len(MINE) == 22
+    others = {
+        _work_dir(p)
+        for p in (ROOT / 'configs').rglob('*.py')
+        if '_base_' not in p.parts and p not in MINE
+    }
+    mine = [_work_dir(p) for p in MINE]
+    assert len(set(mine)) == len(mine)
+    assert not set(mine) & others, sorted(set(mine) & others)

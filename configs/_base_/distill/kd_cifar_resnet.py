@@ -5,7 +5,8 @@
 # FitNet's stage 2 without the hint stage: tau = 3 and a KD weight moving
 # linearly from 4 to 1 (LossWeightScheduleHook in the kd_* schedules), so
 # KD and FitNet differ only by the hints. Plain KD with a constant weight:
-#   --cfg-options "custom_hooks=[]" model.distiller.distill_losses.loss_kd.loss_weight=1.0
+#   --cfg-options "custom_hooks=[]" \
+#   model.distiller.distill_losses.loss_kd.loss_weight=1.0
 # Student and teacher are CIFAR ResNet-26 here; experiments override them.
 _cifar_resnet26 = dict(
     type='ImageClassifier',
