@@ -47,9 +47,11 @@ model = dict(backbone=dict(
     norm_cfg=dict(type='GN', num_groups=4, requires_grad=True)))
 train_dataloader = dict(
     batch_size={batch_size}, num_workers=0, persistent_workers=False,
-    dataset=dict(split='test', indices=256, pipeline=[dict(type='PackInputs')]))
+    dataset=dict(
+        split='test', indices=256, pipeline=[dict(type='PackInputs')]))
 train_cfg = dict(max_iters={ITERS})
-default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval={ITERS}))
+default_hooks = dict(
+    logger=dict(interval=1), checkpoint=dict(interval={ITERS}))
 custom_hooks = [dict(type='TestLossRecorderHook')]
 randomness = dict(seed=0)
 """)
