@@ -17,7 +17,10 @@ with ``i`` the 0-based ``runner.iter``: the first iteration of the window
 iterations before the window get ``start_value``, after it ``end_value``
 (a one-iteration window gives ``end_value``).
 Nothing is stored, so a resumed run gets exactly the weight it would have had
-(resume-safe), and the weight is logged as ``<loss_name>_weight``.
+(resume-safe). The weight is logged as ``<name>_weight`` with ``loss`` taken
+out of the loss's name (``kd_weight`` for ``loss_kd``): mmengine's log
+processor averages every key containing ``loss`` over its window, and the log
+should show the weight of the iteration.
 """
 from typing import Optional
 
@@ -56,6 +59,8 @@ class LossWeightScheduleHook(Hook):
         begin (int): first iteration of the schedule. Defaults to 0.
         end (int): one past its last iteration (e.g. ``max_iters``).
         attr (str): the attribute set. Defaults to ``'loss_weight'``.
+        log_key (str, optional): the name it is logged under; by default
+            ``<name>_weight`` (see the module docstring).
     """
 
     priority = 'HIGH'
@@ -67,7 +72,8 @@ class LossWeightScheduleHook(Hook):
                  begin: int = 0,
                  loss_name: Optional[str] = None,
                  module: Optional[str] = None,
-                 attr: str = 'loss_weight') -> None:
+                 attr: str = 'loss_weight',
+                 log_key: Optional[str] = None) -> None:
         if (loss_name is None) == (module is None):
             raise ValueError('LossWeightScheduleHook: give exactly one of '
                              'loss_name (a distill loss) and module (a '
@@ -84,6 +90,12 @@ class LossWeightScheduleHook(Hook):
         self.begin = begin
         self.end = end
         self.attr = attr
+        if log_key is None:
+            name = (loss_name or module).split('.')[-1]
+            name = name.replace('loss_', '').replace('_loss', '').replace(
+                'loss', '')
+            log_key = f'{name}_weight' if name else 'weight'
+        self.log_key = log_key
 
     @property
     def _label(self) -> str:
@@ -124,8 +136,7 @@ class LossWeightScheduleHook(Hook):
     def _apply(self, runner) -> None:
         value = self.weight_at(runner.iter)
         setattr(self._target(runner), self.attr, value)
-        runner.message_hub.update_scalar(f'train/{self._label}_weight',
-                                         value)
+        runner.message_hub.update_scalar(f'train/{self.log_key}', value)
 
     def before_train(self, runner) -> None:
         self._apply(runner)

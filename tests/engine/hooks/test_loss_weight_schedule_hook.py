@@ -51,7 +51,7 @@ def test_weights_per_iteration_and_after_resume(tmp_path):
     runner.train()
     assert runner.model.seen == [4.0, 4.0, 4.0, 3.0, 2.0, 1.0]
     assert runner.message_hub.get_scalar(
-        'train/loss_kd_weight').current() == 1.0
+        'train/kd_weight').current() == 1.0
 
     resumed = build_toy_runner(
         tmp_path / 'b', max_iters=6, ckpt_interval=2, model=KDToyModel(),
