@@ -143,10 +143,13 @@ class DistillStageSwitchHook(Hook):
             lrs.append(sorted({g['lr'] for g in optimizer.param_groups}))
         # Stage-1 loss entries would otherwise linger in the logs (the log
         # processor averages every scalar it has seen over its window).
-        scalars = runner.message_hub.log_scalars
-        for key in [k for k in scalars
+        hub = runner.message_hub
+        for key in [k for k in hub.log_scalars
                     if k == 'train/loss' or k.startswith('train/distill.')]:
-            scalars.pop(key)
+            hub.log_scalars.pop(key)
+            # MessageHub keeps a resumability flag per key; a flag without
+            # its scalar makes every later checkpoint warn.
+            getattr(hub, '_resumed_keys', {}).pop(key, None)
         runner.logger.info(
             f'Distillation stage {old} -> {self.stage} at iteration '
             f'{runner.iter}: teacher '

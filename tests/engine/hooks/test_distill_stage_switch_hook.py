@@ -141,6 +141,9 @@ def test_checkpoints_carry_the_stage(reference):
     last = torch.load(work_dir / f'iter_{MAX_ITERS}.pth', weights_only=False)
     assert last['meta']['distill_stage'] == 2
     assert not any(k.startswith('teacher.') for k in last['state_dict'])
+    hub = last['message_hub']
+    assert 'train/distill.loss_fsp' not in hub['log_scalars']
+    assert 'train/distill.loss_fsp' not in hub['resumed_keys']
 
 
 @pytest.mark.parametrize('resume_iter', [2, SWITCH, 5])
