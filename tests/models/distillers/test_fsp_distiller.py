@@ -165,10 +165,11 @@ def test_same_recorded_tensor_gets_one_permutation_in_chained_pairs():
 
 def test_only_teacher_fsp_is_shuffled_and_seed_none_is_plain():
     net, student = teacher_net(depth=8), teacher_net(seed=1, depth=8)
+    fc = dict(fc=dict(type='ModuleOutputs', source='head.fc'))
     kd = dict(
         distill_losses=dict(loss_kd=dict(type='KDLoss', tau=3)),
-        student_recorders=dict(fc=dict(type='ModuleOutputs', source='head.fc')),
-        teacher_recorders=dict(fc=dict(type='ModuleOutputs', source='head.fc')),
+        student_recorders=fc,
+        teacher_recorders=fc,
         loss_forward_mappings=dict(
             loss_kd=dict(
                 preds_S=dict(from_student=True, recorder='fc'),
