@@ -11,3 +11,5 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(teacher_ckpt='work_dirs/resnet26_cifar10/iter_64000.pth')
+# Its own work dir (configs inheriting this one set theirs).
+work_dir = './work_dirs/fsp_resnet26_cifar10'

@@ -16,3 +16,5 @@ model = dict(
     dummy_input_shape=(1, 28, 28))
 default_hooks = dict(
     logger=dict(interval=50), checkpoint=dict(interval=500))
+# Its own work dir (configs inheriting this one set theirs).
+work_dir = './work_dirs/fsp_resnet26_fashion_mnist'

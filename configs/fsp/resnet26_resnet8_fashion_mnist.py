@@ -21,3 +21,5 @@ param_scheduler = [
         gamma=0.1),
 ]
 train_cfg = dict(max_iters=4000, val_interval=1000)
+# Its own work dir (configs inheriting this one set theirs).
+work_dir = './work_dirs/resnet26_resnet8_fashion_mnist'

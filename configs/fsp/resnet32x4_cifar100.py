@@ -37,3 +37,5 @@ custom_hooks = [
     dict(type='DistillStageSwitchHook', switch_iter=32000, stage_lr=0.1)
 ]
 train_cfg = dict(max_iters=53000, val_interval=4000)
+# Its own work dir (configs inheriting this one set theirs).
+work_dir = './work_dirs/fsp_resnet32x4_cifar100'

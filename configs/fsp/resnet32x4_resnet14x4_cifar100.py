@@ -23,3 +23,5 @@ param_scheduler = [
         gamma=0.1),
 ]
 train_cfg = dict(max_iters=96000, val_interval=4000)
+# Its own work dir (configs inheriting this one set theirs).
+work_dir = './work_dirs/resnet32x4_resnet14x4_cifar100'

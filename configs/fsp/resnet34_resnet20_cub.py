@@ -33,3 +33,5 @@ custom_hooks = [
     dict(type='DistillStageSwitchHook', switch_iter=21000, stage_lr=0.1)
 ]
 train_cfg = dict(max_iters=51000, val_interval=5000)
+# Its own work dir (configs inheriting this one set theirs).
+work_dir = './work_dirs/resnet34_resnet20_cub'
