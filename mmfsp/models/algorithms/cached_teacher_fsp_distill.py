@@ -38,7 +38,7 @@ process, since the sampler reshuffles across processes each epoch).
 first fill. Only the stages in ``cache_stages`` (stage 1) use the cache; it
 is dropped when the model leaves them or frees its teacher.
 """
-from typing import Dict, List, Optional, Sequence
+from typing import ContextManager, Dict, List, Optional, Sequence
 
 import torch
 from mmengine.logging import MMLogger
@@ -48,7 +48,7 @@ from mmfsp.datasets.pipeline_check import (check_deterministic_training,
                                            describe_pipeline)
 from mmfsp.registry import MODELS
 from ..distillers.fsp_distiller import FSPDistiller, SpecKey
-from .single_teacher_distill import SingleTeacherDistill, _add_prefix
+from .single_teacher_distill import SingleTeacherDistill
 
 
 class TeacherDataCache:
@@ -253,13 +253,13 @@ class CachedTeacherFSPDistill(SingleTeacherDistill):
                 f'path: {self.cache_verified}')
         return values
 
-    def loss(self, inputs: Tensor,
-             data_samples: List) -> Dict[str, Tensor]:
+    def _teacher_forward(self, inputs: Tensor, data_samples: List,
+                         names: List[str]) -> ContextManager:
+        """In the cached stages, the teacher's data of the batch from the
+        cache (or a teacher forward pass that fills it), served to the
+        distiller within the returned context."""
         if not self.uses_cache():
-            return super().loss(inputs, data_samples)
-        if self.teacher is None:
-            raise RuntimeError(f'stage {self.stage} needs the teacher, '
-                               f'which was freed')
+            return super()._teacher_forward(inputs, data_samples, names)
         if self.cache_verified is None:
             raise RuntimeError(
                 'CachedTeacherFSPDistill caches the teacher only after its '
@@ -267,20 +267,5 @@ class CachedTeacherFSPDistill(SingleTeacherDistill):
                 "add custom_hooks=[dict(type='TeacherFSPCacheHook')] to the "
                 'config (or call model.verify_training_data(dataset) '
                 'yourself)')
-        cfg = self.stages[self.stage - 1]
-        names = cfg['distill_losses']
-        teacher_values = self._teacher_values(inputs, data_samples, names)
-        with self.distiller.student_recorders:
-            student_losses = self._student_forward(inputs, data_samples,
-                                                   cfg['student_loss'])
-        with self.distiller.teacher_data(teacher_values):
-            distill = self.distiller.compute_distill_losses(names)
-        self.distiller.student_recorders.reset_data()
-        losses: Dict[str, Tensor] = {}
-        losses.update(
-            _add_prefix(distill, 'distill', self.distill_loss_weight))
-        if cfg['student_loss']:
-            losses.update(
-                _add_prefix(student_losses, 'student',
-                            self.student_loss_weight))
-        return losses
+        return self.distiller.teacher_data(
+            self._teacher_values(inputs, data_samples, names))

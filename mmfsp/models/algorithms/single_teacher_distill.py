@@ -22,8 +22,9 @@ distill_losses='all'), dict(student_loss=True, distill_losses=[])]``. FitNet:
 ``[dict(student_loss=False, distill_losses=['loss_hint']),
 dict(student_loss=True, distill_losses=['loss_kd'])]``.
 """
+import contextlib
 import copy
-from typing import Dict, List, Optional, Sequence, Union
+from typing import ContextManager, Dict, List, Optional, Sequence, Union
 
 import torch
 from mmengine.model import BaseModel
@@ -291,16 +292,12 @@ class SingleTeacherDistill(BaseModel):
             if self.teacher is None:
                 raise RuntimeError(f'stage {self.stage} needs the teacher, '
                                    f'which was freed')
-            with self.distiller.teacher_recorders:
-                if self.teacher_trainable:
-                    self.teacher(inputs, data_samples, mode='tensor')
-                else:
-                    with torch.no_grad():
-                        self.teacher(inputs, data_samples, mode='tensor')
+            teacher_data = self._teacher_forward(inputs, data_samples, names)
             with self.distiller.student_recorders:
                 student_losses = self._student_forward(
                     inputs, data_samples, cfg['student_loss'])
-            distill = self.distiller.compute_distill_losses(names)
+            with teacher_data:
+                distill = self.distiller.compute_distill_losses(names)
             # Free the recorded features once the losses hold the graph.
             self.distiller.teacher_recorders.reset_data()
             self.distiller.student_recorders.reset_data()
@@ -314,6 +311,24 @@ class SingleTeacherDistill(BaseModel):
                 _add_prefix(student_losses, 'student',
                             self.student_loss_weight))
         return losses
+
+    def _teacher_forward(self, inputs: Tensor,
+                         data_samples: List[BaseDataElement],
+                         names: List[str]) -> ContextManager:
+        """Provide the teacher-side data of the distill losses ``names`` for
+        this batch; returns the context in which the distiller computes
+        them. Here: a teacher forward pass (under ``torch.no_grad()``
+        unless the teacher is trainable) with the distiller's teacher
+        recorders on, and a no-op context. Subclasses override it to serve
+        the teacher's data otherwise (:class:`CachedTeacherFSPDistill`:
+        from a per-sample cache)."""
+        with self.distiller.teacher_recorders:
+            if self.teacher_trainable:
+                self.teacher(inputs, data_samples, mode='tensor')
+            else:
+                with torch.no_grad():
+                    self.teacher(inputs, data_samples, mode='tensor')
+        return contextlib.nullcontext()
 
     def _student_forward(self, inputs: Tensor,
                          data_samples: List[BaseDataElement],
