@@ -58,3 +58,89 @@ def scale_schedule(cfg, max_iters: int,
             _scale(cfg[entry], factor)
     cfg.train_cfg.max_iters = max_iters
     return cfg
+
+
+SWITCH_HOOK = 'DistillStageSwitchHook'
+
+
+def _switch_hook(cfg) -> dict:
+    hooks = [h for h in cfg.get('custom_hooks') or []
+             if isinstance(h, dict) and h.get('type') == SWITCH_HOOK]
+    if len(hooks) != 1:
+        raise ValueError(f'a two-stage config has one {SWITCH_HOOK} in '
+                         f'custom_hooks; found {len(hooks)}')
+    return hooks[0]
+
+
+def stage_lengths(cfg) -> tuple:
+    """``(stage-1, stage-2)`` iterations of a two-stage (distillation)
+    config: its ``DistillStageSwitchHook.switch_iter`` and the rest of
+    ``train_cfg.max_iters``."""
+    switch = int(_switch_hook(cfg)['switch_iter'])
+    total = int(cfg.train_cfg.max_iters)
+    if not 0 < switch < total:
+        raise ValueError(f'switch_iter {switch} must lie inside the run '
+                         f'(max_iters {total})')
+    return switch, total - switch
+
+
+def scale_two_stage_schedule(cfg, stage1: int, stage2: int):
+    """Give a two-stage config exactly ``stage1`` + ``stage2`` iterations,
+    each stage's schedule scaled by its own factor (in place; returns
+    ``cfg``).
+
+    A scheduler that begins in stage 1 has its ``begin``/``end`` and
+    ``milestones`` scaled by ``stage1 / old_stage1``; one that begins at or
+    after the switch is moved to start at ``stage1`` and its milestones
+    (counted from its ``begin``) and length are scaled by
+    ``stage2 / old_stage2``. Hooks' ``begin``/``end`` (e.g.
+    ``LossWeightScheduleHook``) are mapped the same way, the switch hook
+    moves to ``stage1``, and the validation and checkpoint intervals are
+    scaled by the stage-2 factor. (:func:`scale_schedule` with one factor
+    would round the switch and the end separately, so the stage-2 length of
+    two configs could differ by an iteration.)
+    """
+    if stage1 <= 0 or stage2 <= 0:
+        raise ValueError(f'stage lengths must be positive, got {stage1}, '
+                         f'{stage2}')
+    old1, old2 = stage_lengths(cfg)
+    f1, f2 = stage1 / old1, stage2 / old2
+
+    def at(t: int) -> int:
+        if t <= old1:
+            return int(round(t * f1))
+        return stage1 + int(round((t - old1) * f2))
+
+    schedulers = cfg.get('param_scheduler') or []
+    if isinstance(schedulers, dict):
+        schedulers = [schedulers]
+    for sched in schedulers:
+        begin = int(sched.get('begin', 0))
+        factor = f1 if begin < old1 else f2
+        if 'milestones' in sched:
+            sched['milestones'] = [
+                max(1, int(round(m * factor))) for m in sched['milestones']
+            ]
+        sched['begin'] = at(begin)
+        if isinstance(sched.get('end'), int):
+            sched['end'] = at(sched['end'])
+    for hook in cfg.get('custom_hooks') or []:
+        if not isinstance(hook, dict):
+            continue
+        if hook.get('type') == SWITCH_HOOK:
+            hook['switch_iter'] = stage1
+            continue
+        for key in ('begin', 'end'):
+            if isinstance(hook.get(key), int):
+                hook[key] = at(hook[key])
+    train_cfg = cfg.train_cfg
+    if isinstance(train_cfg.get('val_interval'), int):
+        train_cfg['val_interval'] = max(
+            1, int(round(train_cfg['val_interval'] * f2)))
+    checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if isinstance(checkpoint, dict) and isinstance(
+            checkpoint.get('interval'), int):
+        checkpoint['interval'] = max(1, int(round(checkpoint['interval'] *
+                                                  f2)))
+    train_cfg['max_iters'] = stage1 + stage2
+    return cfg

@@ -25,3 +25,30 @@ def test_plain_schedule():
     assert cfg.param_scheduler.milestones == [320, 480]
     assert cfg.train_cfg.val_interval == 40
     assert cfg.default_hooks.checkpoint.interval == 40
+
+
+def test_two_stage_schedule_exact_stage_lengths():
+    from mmfsp.utils.schedule_scaling import (scale_two_stage_schedule,
+                                              stage_lengths)
+    cfg = Config.fromfile(
+        'configs/fitnet/resnet26_resnet8_fashion_mnist_1loss.py')
+    assert stage_lengths(cfg) == (1650, 3000)
+    scale_two_stage_schedule(cfg, 83, 150)
+    assert stage_lengths(cfg) == (83, 150)
+    stage1, stage2 = cfg.param_scheduler
+    assert (stage1.begin, stage1.end, stage1.milestones) == (0, 83, [60])
+    # stage-2 milestones count from its begin: 1500, 2250 of 3000 -> 75, 112
+    assert (stage2.begin, stage2.end, stage2.milestones) == (83, 233,
+                                                             [75, 112])
+    weight = [h for h in cfg.custom_hooks
+              if h.type == 'LossWeightScheduleHook'][0]
+    assert (weight.begin, weight.end) == (83, 233)
+
+
+def test_two_stage_schedule_needs_a_switch_hook():
+    import pytest
+
+    from mmfsp.utils.schedule_scaling import scale_two_stage_schedule
+    cfg = Config.fromfile('configs/resnet/resnet8_fashion_mnist.py')
+    with pytest.raises(ValueError, match='DistillStageSwitchHook'):
+        scale_two_stage_schedule(cfg, 10, 10)
