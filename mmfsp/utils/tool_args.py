@@ -1,0 +1,116 @@
+"""Command-line arguments shared by tools/train.py, test.py, test_ensemble.py
+and train_generations.py (spelled as mmpretrain's tools spell them), and what
+they do to the config.
+
+A tool adds its positional arguments, :func:`add_work_dir_arg`, its own
+options, then :func:`add_launch_args` (the order of ``--help``), parses with
+:func:`parse_tool_args`, loads the config with :func:`load_config` and applies
+:func:`apply_common_args` / :func:`apply_dataloader_args`.
+"""
+import argparse
+import os
+import os.path as osp
+from typing import Optional, Sequence
+
+from mmengine.config import Config, DictAction
+
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def add_work_dir_arg(parser: argparse.ArgumentParser,
+                     help: str = 'the dir to save logs and models') -> None:
+    parser.add_argument('--work-dir', help=help)
+
+
+def add_out_arg(parser: argparse.ArgumentParser) -> None:
+    """``--out``: the test tools' prediction dump, see
+    :func:`add_dump_results`."""
+    parser.add_argument(
+        '--out', help='dump the predictions to this pickle file (.pkl)')
+
+
+def add_launch_args(
+        parser: argparse.ArgumentParser,
+        cfg_options_help: str = 'override settings of the config, key=value'
+) -> None:
+    """``--cfg-options``, ``--launcher`` and ``--local_rank``."""
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help=cfg_options_help)
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_tool_args(parser: argparse.ArgumentParser,
+                    argv: Optional[Sequence[str]] = None
+                    ) -> argparse.Namespace:
+    """Parse, and export ``--local_rank`` as ``LOCAL_RANK`` unless a launcher
+    has set it."""
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """``args.config`` with ``--cfg-options`` merged in."""
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+def default_work_dir(config: str, suffix: str = '') -> str:
+    """``./work_dirs/<config name><suffix>``."""
+    name = osp.splitext(osp.basename(config))[0]
+    return osp.join('./work_dirs', f'{name}{suffix}')
+
+
+def apply_common_args(cfg: Config, args: argparse.Namespace,
+                      work_dir_suffix: str = '') -> Config:
+    """Set ``cfg.launcher`` and ``cfg.work_dir`` (``--work-dir``, else the
+    config's, else :func:`default_work_dir`)."""
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = default_work_dir(args.config, work_dir_suffix)
+    return cfg
+
+
+def apply_dataloader_args(cfg: Config,
+                          names: Sequence[str] = DATALOADERS,
+                          pin_memory: bool = True,
+                          persistent_workers: bool = True) -> Config:
+    """On the dataloaders ``names`` that the config has: turn pin_memory off
+    unless ``pin_memory``, and persistent_workers off unless
+    ``persistent_workers`` or when there are no workers (which PyTorch
+    rejects)."""
+    for name in names:
+        loader = cfg.get(name)
+        if not loader:
+            continue
+        if not pin_memory:
+            loader['pin_memory'] = False
+        if not persistent_workers or loader.get('num_workers', 0) == 0:
+            loader['persistent_workers'] = False
+    return cfg
+
+
+def add_dump_results(cfg: Config, out: Optional[str]) -> Config:
+    """With ``--out``, add a ``DumpResults`` metric writing the predictions
+    to ``out`` (a .pkl file) to the test evaluator."""
+    if out is None:
+        return cfg
+    if not out.endswith(('.pkl', '.pickle')):
+        raise ValueError('--out must be a .pkl file, got ' + out)
+    cfg.test_evaluator = [cfg.test_evaluator] if isinstance(
+        cfg.test_evaluator, dict) else list(cfg.test_evaluator)
+    cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=out))
+    return cfg
