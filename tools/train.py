@@ -1,15 +1,17 @@
 """Train a model from an mmfsp / mmpretrain config (mmpretrain's arguments)."""
 import argparse
-import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
+
+from mmfsp.utils.tool_args import (add_launch_args, add_work_dir_arg,
+                                   apply_common_args, apply_dataloader_args,
+                                   load_config, parse_tool_args)
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a classifier')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    add_work_dir_arg(parser)
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -35,32 +37,16 @@ def parse_args() -> argparse.Namespace:
         '--no-persistent-workers',
         action='store_true',
         help='do not keep dataloader workers alive between epochs')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value, e.g. '
+    add_launch_args(
+        parser,
+        cfg_options_help='override settings of the config, key=value, e.g. '
         'train_cfg.max_iters=100 model.backbone.depth=8')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_tool_args(parser)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command line to the config, as mmpretrain's train.py."""
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    apply_common_args(cfg, args)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
@@ -76,15 +62,10 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.val_evaluator = None
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
-    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader = cfg.get(name)
-        if loader is None:
-            continue
-        if args.no_pin_memory:
-            loader['pin_memory'] = False
-        if args.no_persistent_workers or loader.get('num_workers', 0) == 0:
-            loader['persistent_workers'] = False
-    return cfg
+    return apply_dataloader_args(
+        cfg,
+        pin_memory=not args.no_pin_memory,
+        persistent_workers=not args.no_persistent_workers)
 
 
 def main() -> None:
@@ -92,10 +73,7 @@ def main() -> None:
     import mmfsp  # noqa: F401  registers modules, installs safe loaders
     from mmfsp.utils import (build_runner, check_dataset_files,
                              setup_cpu_distributed)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg = merge_args(cfg, args)
+    cfg = merge_args(load_config(args), args)
     # Missing data: say where to put it before anything is built.
     check_dataset_files(cfg, ('train_dataloader', 'val_dataloader'))
     setup_cpu_distributed(cfg, args.launcher)
