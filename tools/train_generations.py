@@ -10,10 +10,10 @@ dir hold the table. The config and the work dir layout are described in
 :mod:`mmfsp.engine.generations`, which does the work.
 """
 import argparse
-import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmfsp.utils.tool_args import (add_launch_args, add_work_dir_arg,
+                                   load_config, parse_tool_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -24,8 +24,8 @@ def parse_args() -> argparse.Namespace:
         '--generations',
         type=int,
         help='number of generations (overrides generations.num_generations)')
-    parser.add_argument(
-        '--work-dir',
+    add_work_dir_arg(
+        parser,
         help='the dir of the run (gen_0, gen_1, ..., summary.md); default '
         'work_dirs/<config name>')
     parser.add_argument(
@@ -33,22 +33,11 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         help='continue the run in the work dir: finished generations are '
         'skipped, an unfinished one resumes from its last checkpoint')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value, e.g. '
+    add_launch_args(
+        parser,
+        cfg_options_help='override settings of the config, key=value, e.g. '
         'generations.tsd_in=all train_cfg.max_iters=1000')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_tool_args(parser)
 
 
 def main() -> dict:
@@ -56,9 +45,7 @@ def main() -> dict:
     import mmfsp  # noqa: F401  registers modules, installs safe loaders
     from mmfsp.engine.generations import train_generations
     from mmfsp.utils import check_dataset_files
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args)
     name = osp.splitext(osp.basename(args.config))[0]
     work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', name)
