@@ -12,21 +12,12 @@
 # the tau^2 = 9 factor (same gradients up to that factor).
 # Student and teacher are CIFAR ResNet-26 here; experiments override depth,
 # input channels and the teacher checkpoint.
-_cifar_resnet26 = dict(
-    type='ImageClassifier',
-    backbone=dict(type='CifarResNet', depth=26, widen_factor=1),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=10,
-        in_channels=64,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        init_cfg=dict(type='Normal', layer='Linear', std=0.01)))
-
+_base_ = ['../models/resnet26_cifar.py']
 model = dict(
+    _delete_=True,  # a SingleTeacherDistill, not the base's classifier
     type='SingleTeacherDistill',
-    architecture=_cifar_resnet26,
-    teacher=_cifar_resnet26,
+    architecture=_base_.model,
+    teacher=_base_.model,
     # The trained teacher (tools/train.py configs/resnet/<teacher>.py).
     teacher_ckpt=None,
     teacher_trainable=False,
@@ -70,4 +61,3 @@ model = dict(
 
 # Stage 1 leaves layer3 and the head without gradients, stage 2 the regressor.
 find_unused_parameters = True
-del _cifar_resnet26

@@ -5,21 +5,12 @@
 # (input of stage k = previous stage's or the stem's output, output of stage
 # k), k = 1..3, equal weights. Stage 1 computes the FSP loss only (the head
 # gets no loss), stage 2 the student's cross-entropy only (no teacher).
-_cifar_resnet26 = dict(
-    type='ImageClassifier',
-    backbone=dict(type='CifarResNet', depth=26, widen_factor=1),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=10,
-        in_channels=64,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        init_cfg=dict(type='Normal', layer='Linear', std=0.01)))
-
+_base_ = ['../models/resnet26_cifar.py']
 model = dict(
+    _delete_=True,  # a SingleTeacherDistill, not the base's classifier
     type='SingleTeacherDistill',
-    architecture=_cifar_resnet26,
-    teacher=_cifar_resnet26,
+    architecture=_base_.model,
+    teacher=_base_.model,
     # The trained teacher (tools/train.py configs/resnet/<teacher>.py).
     teacher_ckpt=None,
     teacher_trainable=False,
@@ -46,4 +37,3 @@ model = dict(
 
 # Stage 1 leaves the head without gradients, stage 2 the teacher / connectors.
 find_unused_parameters = True
-del _cifar_resnet26

@@ -4,21 +4,13 @@
 # FSP paper's CUB-200-2011 transfer experiment: teacher ResNet-34 (ImageNet
 # pre-trained, fine-tuned on CUB), student ResNet-20 with (2, 2, 3, 2)
 # BasicBlocks, both as their stand-alone configs (configs/resnet/).
+# The teacher is written out: mmengine forbids two bases with the same key
+# (both model files define `model`).
+_base_ = ['../models/resnet20_staged_cub.py']
 model = dict(
+    _delete_=True,  # a SingleTeacherDistill, not the base's classifier
     type='SingleTeacherDistill',
-    architecture=dict(  # = configs/_base_/models/resnet20_staged_cub.py
-        type='ImageClassifier',
-        backbone=dict(
-            type='StagedResNet',
-            stage_blocks=(2, 2, 3, 2),
-            block='BasicBlock',
-            out_indices=(3, )),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(
-            type='LinearClsHead',
-            num_classes=200,
-            in_channels=512,
-            loss=dict(type='CrossEntropyLoss', loss_weight=1.0))),
+    architecture=_base_.model,
     teacher=dict(  # = configs/_base_/models/resnet34_cub.py; its fine-tuned
         # weights come from teacher_ckpt, so no ImageNet init_cfg here.
         type='ImageClassifier',

@@ -8,21 +8,12 @@
 #   --cfg-options "custom_hooks=[]" \
 #   model.distiller.distill_losses.loss_kd.loss_weight=1.0
 # Student and teacher are CIFAR ResNet-26 here; experiments override them.
-_cifar_resnet26 = dict(
-    type='ImageClassifier',
-    backbone=dict(type='CifarResNet', depth=26, widen_factor=1),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='LinearClsHead',
-        num_classes=10,
-        in_channels=64,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        init_cfg=dict(type='Normal', layer='Linear', std=0.01)))
-
+_base_ = ['../models/resnet26_cifar.py']
 model = dict(
+    _delete_=True,  # a SingleTeacherDistill, not the base's classifier
     type='SingleTeacherDistill',
-    architecture=_cifar_resnet26,
-    teacher=_cifar_resnet26,
+    architecture=_base_.model,
+    teacher=_base_.model,
     # The trained teacher (tools/train.py configs/resnet/<teacher>.py).
     teacher_ckpt=None,
     teacher_trainable=False,
@@ -42,4 +33,3 @@ model = dict(
                 preds_T=dict(from_student=False, recorder='fc')))),
     stages=[dict(student_loss=True, distill_losses=['loss_kd'])],
     dummy_input_shape=(3, 32, 32))
-del _cifar_resnet26
