@@ -73,9 +73,13 @@ def main() -> None:
     import mmfsp  # noqa: F401  registers modules, installs safe loaders
     from mmfsp.utils import (build_runner, check_dataset_files,
                              setup_cpu_distributed)
+    from mmfsp.utils.config_check import check_config
     cfg = merge_args(load_config(args), args)
     # Missing data: say where to put it before anything is built.
     check_dataset_files(cfg, ('train_dataloader', 'val_dataloader'))
+    # Config errors (stage switch after the end, stage-2 lr schedule off the
+    # switch, teacher / student classes, cache with random transforms).
+    check_config(cfg)
     setup_cpu_distributed(cfg, args.launcher)
     runner = build_runner(cfg)
     runner.train()

@@ -45,6 +45,7 @@ def main() -> dict:
     import mmfsp  # noqa: F401  registers modules, installs safe loaders
     from mmfsp.engine.generations import train_generations
     from mmfsp.utils import check_dataset_files
+    from mmfsp.utils.config_check import check_config
     cfg = load_config(args)
     name = osp.splitext(osp.basename(args.config))[0]
     work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
@@ -52,6 +53,8 @@ def main() -> dict:
     # Missing data: say where to put it before anything is built.
     check_dataset_files(
         cfg, ('train_dataloader', 'val_dataloader', 'test_dataloader'))
+    # Config errors every generation would share (stage switch, schedule).
+    check_config(cfg)
     return train_generations(
         cfg,
         work_dir=work_dir,

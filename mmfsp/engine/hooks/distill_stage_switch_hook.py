@@ -163,6 +163,16 @@ class DistillStageSwitchHook(Hook):
             raise ValueError(f'DistillStageSwitchHook switches to stage '
                              f'{self.stage} but model.stages has only '
                              f'{model.num_stages}')
+        # Also an epoch-based loop's (tools/train.py checks iteration-based
+        # configs before building anything: mmfsp.utils.config_check).
+        max_iters = getattr(runner, 'max_iters', None)
+        if isinstance(max_iters, int) and self.switch_iter > max_iters:
+            raise ValueError(
+                f'DistillStageSwitchHook switches to stage {self.stage} at '
+                f'iteration {self.switch_iter}, after the end of training '
+                f'({max_iters} iterations): stage {self.stage} would never '
+                f'run. Train longer or lower switch_iter (switch_iter == '
+                f'{max_iters} trains stage 1 alone).')
         if runner.iter > self.switch_iter and model.stage < self.stage:
             raise RuntimeError(
                 f'Resumed at iteration {runner.iter}, after the stage switch '

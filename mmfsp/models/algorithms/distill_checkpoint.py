@@ -70,6 +70,33 @@ def _train_hint(filename: str) -> str:
             'tools/train.py configs/resnet/<teacher config>.py')
 
 
+class TeacherClassesMismatchError(RuntimeError):
+    """The teacher checkpoint was trained for another number of classes
+    than the teacher config has."""
+
+
+def _check_num_classes(teacher: nn.Module, state: dict,
+                       filename: str) -> None:
+    """Compare the classifier layer (``head.fc``) of the checkpoint with the
+    teacher's: a different number of rows is a teacher trained on another
+    dataset or a config with the wrong ``num_classes``, worth a message that
+    says so rather than a size mismatch among the other keys."""
+    fc = dict(teacher.named_modules()).get('head.fc')
+    weight = state.get('head.fc.weight')
+    if not isinstance(fc, nn.Linear) or getattr(weight, 'dim', None) is None \
+            or weight.dim() != 2 or weight.shape[0] == fc.out_features:
+        return
+    raise TeacherClassesMismatchError(
+        f'Teacher checkpoint {filename!r} is a {weight.shape[0]}-class model '
+        f'(its head.fc.weight has shape {tuple(weight.shape)}), but the '
+        f'teacher config has {fc.out_features} classes '
+        f'(model.teacher.head.num_classes={fc.out_features}). Use a teacher '
+        f'trained on this dataset (--cfg-options model.teacher_ckpt=...), '
+        f'or set model.teacher.head.num_classes={weight.shape[0]} if that '
+        f'is the dataset\'s number of classes (and the student\'s, '
+        f'model.architecture.head.num_classes, for a logits loss).')
+
+
 def load_teacher_weights(teacher: nn.Module,
                          filename: Optional[str],
                          map_location: str = 'cpu') -> None:
@@ -77,9 +104,12 @@ def load_teacher_weights(teacher: nn.Module,
 
     A distillation checkpoint (keys under ``architecture.``) gives its
     student. Raises :class:`MissingTeacherCheckpointError` with the command
-    that trains the teacher when the file does not exist, and a
-    ``RuntimeError`` naming the missing / unexpected keys when the checkpoint
-    does not fit the teacher config.
+    that trains the teacher when the file does not exist,
+    :class:`TeacherClassesMismatchError` naming both numbers of classes and
+    the file when the checkpoint's ``head.fc`` has another number of classes
+    than the teacher config's, and a ``RuntimeError`` naming the missing /
+    unexpected keys when the checkpoint does not fit the teacher config
+    otherwise.
     """
     override = ('or point the config at an existing one with --cfg-options '
                 'model.teacher_ckpt=/path/to/teacher.pth')
@@ -95,6 +125,7 @@ def load_teacher_weights(teacher: nn.Module,
     state = _state_dict(_load_checkpoint(filename, map_location=map_location))
     if any(k.startswith(STUDENT_PREFIX) for k in state):
         state = student_state_dict(state)
+    _check_num_classes(teacher, state, filename)
     try:
         load_state_dict(teacher, state, strict=True)
     except RuntimeError as err:

@@ -1,0 +1,212 @@
+"""Distillation config errors stop ``tools/train.py`` before the first
+iteration (no checkpoint, no log of iteration 1), with a message that says
+what to change.
+
+Config-only errors (:func:`mmfsp.utils.config_check.check_config`) stop it
+before the Runner is built, so not even the work dir is created: a stage
+switch after the end of training, a stage-2 lr schedule that does not
+begin at the switch, a logits loss between heads with different numbers of
+classes, a teacher-FSP cache with random transforms (and, earlier, a missing
+dataset). Errors that need the model stop it while the Runner builds the
+model: a teacher checkpoint with another number of classes, an unknown
+layer name, paired layers with different channel counts.
+"""
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from mmengine.config import Config
+
+from mmfsp.engine.hooks import DistillStageSwitchHook
+from mmfsp.models.algorithms.distill_checkpoint import \
+    TeacherClassesMismatchError
+from mmfsp.models.distillers.configurable_distiller import DistillShapeError
+from mmfsp.models.recorders.base_recorder import UnknownModuleError
+from mmfsp.utils.config_check import ConfigError, check_config
+from tests.conftest import REPO_ROOT, run_tool
+from tests.tools.distill_tiny import (MAX_ITERS, SWITCH, experiment,
+                                      tiny_fashion_mnist, tiny_teacher,
+                                      train_teacher, unformatted_config_text,
+                                      write_fsp_cfg)
+
+__all__ = ['tiny_fashion_mnist', 'tiny_teacher', 'unformatted_config_text']
+FSP = 'configs/fsp/resnet26_fashion_mnist.py'  # switch 1000, max_iters 2000
+
+
+def _check(path: str, **options) -> None:
+    cfg = Config.fromfile(str(REPO_ROOT / path))
+    cfg.merge_from_dict(options)
+    check_config(cfg)
+
+
+# ------------------------------------------------------ check_config alone
+@pytest.mark.parametrize('path', [
+    FSP, 'configs/fsp/resnet26_fashion_mnist_cached.py',
+    'configs/fitnet/resnet26_resnet8_fashion_mnist_3loss.py',
+    'configs/kd/resnet26_resnet8_fashion_mnist.py',
+    'configs/tolerant/resnet8_fashion_mnist_eta06_lam06.py'
+])
+def test_shipped_configs_pass(path):
+    _check(path)
+
+
+def test_switch_at_the_end_is_stage1_alone_and_after_it_an_error():
+    _check(FSP, **{'custom_hooks.0.switch_iter': 2000})  # stage 1 alone
+    with pytest.raises(ConfigError) as info:
+        _check(FSP, **{'custom_hooks.0.switch_iter': 2001})
+    message = str(info.value)
+    assert 'iteration 2001, after the end of training' in message
+    assert 'train_cfg.max_iters=2000' in message
+    assert 'custom_hooks.0.switch_iter <= 2000' in message
+
+
+@pytest.mark.parametrize('options, expected', [
+    # The switch moved on the command line, the schedule not: the stage-1
+    # scheduler runs across it and the stage-2 one begins late.
+    ({'custom_hooks.0.switch_iter': 500}, [
+        'param_scheduler[0] (MultiStepLR, begin=0, end=1000) runs across '
+        'the stage switch at iteration 500', 'param_scheduler.0.end=500',
+        'begins at iteration 1000', 'param_scheduler.1.begin=500'
+    ]),
+    ({'custom_hooks.0.switch_iter': 1500}, [
+        'param_scheduler[1] (MultiStepLR, begin=1000, end=2000) runs '
+        'across the stage switch at iteration 1500'
+    ]),
+    ({'param_scheduler.1.begin': 1200}, [
+        'begins at iteration 1200', '200 iterations after the restart',
+        'param_scheduler.1.begin=1000', 'custom_hooks.0.switch_iter=1200'
+    ]),
+    ({'param_scheduler.1.begin': 800}, ['begin=800, end=2000) runs across']),
+])
+def test_stage2_schedule_must_begin_at_the_switch(options, expected):
+    with pytest.raises(ConfigError) as info:
+        _check(FSP, **options)
+    for text in expected:
+        assert text in str(info.value)
+
+
+def test_without_stage_lr_the_schedulers_own_the_lr():
+    _check(FSP, **{'custom_hooks.0.stage_lr': None,
+                   'param_scheduler.1.begin': 1200})
+
+
+def test_kd_between_heads_with_different_classes():
+    kd = 'configs/kd/resnet26_resnet8_fashion_mnist.py'
+    with pytest.raises(ConfigError) as info:
+        _check(kd, **{'model.teacher.head.num_classes': 100})
+    message = str(info.value)
+    assert "'loss_kd' (KDLoss)" in message
+    assert 'student with 10 classes' in message
+    assert 'teacher with 100' in message
+    # FSP compares feature maps, not logits: no such constraint.
+    _check(FSP, **{'model.teacher.head.num_classes': 100})
+
+
+def test_switch_after_the_end_of_an_epoch_based_training():
+    """The hook checks the Runner's length itself (epoch-based loops have
+    no max_iters in the config)."""
+    model = SimpleNamespace(set_stage=None, stage=1, free_teacher=None,
+                            num_stages=2)
+    runner = SimpleNamespace(model=model, iter=0, max_iters=30)
+    DistillStageSwitchHook(switch_iter=30).before_train(runner)
+    with pytest.raises(ValueError, match='after the end of training'):
+        DistillStageSwitchHook(switch_iter=31).before_train(runner)
+
+
+# ------------------------------------------------ through tools/train.py
+def _train(cfg: Path, work_dir: Path, monkeypatch, *options: str) -> None:
+    run_tool('train.py', [
+        cfg, '--work-dir', work_dir, '--cfg-options', experiment('check'),
+        *options
+    ], monkeypatch)
+
+
+def _nothing_trained(work_dir: Path) -> None:
+    assert not list(work_dir.rglob('*.pth')), 'a checkpoint was written'
+    assert not (work_dir / 'last_checkpoint').exists()
+    for log in work_dir.rglob('*.log'):
+        assert 'Iter(train)' not in log.read_text()
+    for scalars in work_dir.rglob('scalars.json'):
+        assert not scalars.read_text().strip()
+
+
+@pytest.mark.parametrize('name, extra, options, error, expected', [
+    ('switch_after_end', '', [f'custom_hooks.0.switch_iter={MAX_ITERS + 1}'],
+     ConfigError, ['after the end of training',
+                   f'train_cfg.max_iters={MAX_ITERS}']),
+    ('stage2_begin', '', [f'param_scheduler.1.begin={SWITCH + 1}'],
+     ConfigError, [f'param_scheduler.1.begin={SWITCH}']),
+    ('cache_random', "model.update(type='CachedTeacherFSPDistill', "
+     "distiller=dict(type='FSPDistiller'))", [], ConfigError,
+     ['RandomCrop (train_dataloader.dataset.pipeline[0])', 'RandomFlip']),
+    ('missing_data', '', ['train_dataloader.dataset.data_root=/nonexistent'],
+     FileNotFoundError, ['/nonexistent/train-images-idx3-ubyte',
+                         'make data']),
+])
+def test_config_errors_stop_before_the_runner(
+        tmp_path, monkeypatch, tiny_fashion_mnist, tiny_teacher, name, extra,
+        options, error, expected):
+    cfg = write_fsp_cfg(tmp_path / f'{name}.py', tiny_fashion_mnist,
+                        tiny_teacher, extra=extra)
+    work_dir = tmp_path / 'work'
+    with pytest.raises(error) as info:
+        _train(cfg, work_dir, monkeypatch, *options)
+    for text in expected:
+        assert text in str(info.value)
+    assert not work_dir.exists(), 'the Runner was built'
+
+
+def test_kd_classes_mismatch_stops_before_the_runner(tmp_path, monkeypatch):
+    work_dir = tmp_path / 'work'
+    with pytest.raises(ConfigError, match='teacher with 5'):
+        _train(REPO_ROOT / 'configs/kd/resnet26_resnet8_fashion_mnist.py',
+               work_dir, monkeypatch, 'model.teacher.head.num_classes=5')
+    assert not work_dir.exists()
+
+
+PAIR_LAYER1_WITH_TEACHER_LAYER2 = """
+model.update(distiller=dict(fsp_pairs=[dict(
+    name='layer1',
+    first=dict(type='ModuleInputs', source='backbone.layer1'),
+    second=dict(type='ModuleOutputs', source='backbone.layer1'),
+    teacher_second=dict(type='ModuleOutputs', source='backbone.layer2'))]))
+"""
+
+
+@pytest.mark.usefixtures('unformatted_config_text')
+@pytest.mark.parametrize('name, extra, options, error, expected', [
+    ('unknown_layer', '', ['model.distiller.fsp_pairs.0.first.source='
+                           'backbone.layr1'], UnknownModuleError,
+     ["no submodule named 'backbone.layr1'", 'Closest names: '
+      'backbone.layer1']),
+    ('channels', PAIR_LAYER1_WITH_TEACHER_LAYER2, [], DistillShapeError,
+     ['output of backbone.layer2', 'same channel counts']),
+])
+def test_model_errors_stop_before_the_first_iteration(
+        tmp_path, monkeypatch, tiny_fashion_mnist, tiny_teacher, name, extra,
+        options, error, expected):
+    cfg = write_fsp_cfg(tmp_path / f'{name}.py', tiny_fashion_mnist,
+                        tiny_teacher, extra=extra)
+    work_dir = tmp_path / 'work'
+    with pytest.raises(error) as info:
+        _train(cfg, work_dir, monkeypatch, *options)
+    for text in expected:
+        assert text in str(info.value)
+    _nothing_trained(work_dir)
+
+
+@pytest.mark.usefixtures('unformatted_config_text')
+def test_teacher_checkpoint_with_other_classes(tmp_path, monkeypatch,
+                                               tiny_fashion_mnist):
+    teacher = train_teacher(tiny_fashion_mnist, tmp_path / 'teacher5.pth',
+                            num_classes=5, steps=1)
+    cfg = write_fsp_cfg(tmp_path / 'cfg.py', tiny_fashion_mnist, teacher)
+    work_dir = tmp_path / 'work'
+    with pytest.raises(TeacherClassesMismatchError) as info:
+        _train(cfg, work_dir, monkeypatch)
+    message = str(info.value)
+    assert f'Teacher checkpoint {str(teacher)!r} is a 5-class model' in \
+        message
+    assert 'teacher config has 10 classes' in message
+    assert 'model.teacher.head.num_classes=5' in message
+    _nothing_trained(work_dir)
