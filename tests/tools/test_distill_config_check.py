@@ -25,11 +25,15 @@ from mmfsp.models.recorders.base_recorder import UnknownModuleError
 from mmfsp.utils.config_check import ConfigError, check_config
 from tests.conftest import REPO_ROOT, run_tool
 from tests.tools.distill_tiny import (MAX_ITERS, SWITCH, experiment,
-                                      tiny_fashion_mnist, tiny_teacher,
-                                      train_teacher, unformatted_config_text,
-                                      write_fsp_cfg)
+                                      restore_determinism, tiny_fashion_mnist,
+                                      tiny_teacher, train_teacher,
+                                      unformatted_config_text, write_fsp_cfg)
 
-__all__ = ['tiny_fashion_mnist', 'tiny_teacher', 'unformatted_config_text']
+__all__ = ['restore_determinism', 'tiny_fashion_mnist', 'tiny_teacher',
+           'unformatted_config_text']
+# The Runner built by the model-error tests applies the configs'
+# randomness=dict(deterministic=True) to the whole process.
+pytestmark = pytest.mark.usefixtures('restore_determinism')
 FSP = 'configs/fsp/resnet26_fashion_mnist.py'  # switch 1000, max_iters 2000
 
 

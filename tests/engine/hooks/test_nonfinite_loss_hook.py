@@ -1,15 +1,25 @@
 """NonFiniteLossHook stops training at the first NaN/Inf loss, naming the
-loss and the iteration, before CheckpointHook can save that iteration."""
+loss and the iteration, before CheckpointHook can save that iteration; for a
+distillation model, the distill loss key (``distill.loss_fsp``)."""
 import math
 
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.hooks import Hook
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmfsp.engine.hooks import NonFiniteLossError, NonFiniteLossHook
 from mmfsp.engine.hooks import nonfinite_loss_hook as hook_module
+from mmfsp.registry import HOOKS
+from tests.conftest import run_tool
+from tests.tools.distill_tiny import (experiment, restore_determinism,
+                                      tiny_fashion_mnist, tiny_teacher,
+                                      unformatted_config_text, write_fsp_cfg)
 from tests.toy_runner import ToyModel, build_toy_runner
+
+__all__ = ['restore_determinism', 'tiny_fashion_mnist', 'tiny_teacher',
+           'unformatted_config_text']
 
 NONFINITE = dict(nonfinite_loss=dict(type='NonFiniteLossHook'))
 
@@ -88,3 +98,40 @@ def test_nan_on_another_rank_stops_this_rank_too(monkeypatch):
                        match=r'iteration 7: rank 1: loss_cls=nan'):
         NonFiniteLossHook().after_train_iter(
             Runner, 0, outputs=dict(loss=torch.tensor(1.0)))
+
+
+@HOOKS.register_module(name='TestPoisonTeacherHook', force=True)
+class _PoisonTeacherHook(Hook):
+    """Put a NaN into the frozen teacher's first convolution before the
+    0-based iteration ``at`` (as a corrupt teacher or an overflow would)."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter == self.at:
+            with torch.no_grad():
+                runner.model.teacher.backbone.conv1.weight[0, 0, 0, 0] = \
+                    math.nan
+
+
+@pytest.mark.usefixtures('unformatted_config_text', 'restore_determinism')
+def test_nan_distill_loss_is_named(tmp_path, monkeypatch,
+                                   tiny_fashion_mnist, tiny_teacher):
+    """A real FSP run through tools/train.py: the NaN of stage 1 is the
+    distillation term's, and the message names ``distill.loss_fsp``."""
+    cfg = write_fsp_cfg(tmp_path / 'nan.py', tiny_fashion_mnist,
+                        tiny_teacher,
+                        hooks=["dict(type='TestPoisonTeacherHook', at=2)"])
+    work_dir = tmp_path / 'run'
+    with pytest.raises(NonFiniteLossError) as info:
+        run_tool('train.py', [cfg, '--work-dir', work_dir, '--no-validate',
+                              '--cfg-options', experiment('nan')],
+                 monkeypatch)
+    message = str(info.value)
+    assert message.startswith('Non-finite loss at training iteration 3: '
+                              'distill.loss_fsp=nan, loss=nan.')
+    assert f'the last checkpoint written is {work_dir / "iter_2.pth"}' in \
+        message
+    assert set(info.value.losses) == {'distill.loss_fsp', 'loss'}
+    assert sorted(p.name for p in work_dir.glob('*.pth')) == ['iter_2.pth']
