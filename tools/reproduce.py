@@ -1,0 +1,49 @@
+"""Reproduce the FSP and tolerant-teacher papers' claims, scaled down, on
+Fashion-MNIST on a CPU: (a) network minimisation, (b) fast optimisation,
+(c) shuffled-FSP ensembles, (d) training in generations. Writes results.md,
+results.json, figure3.png and generations.png into the work dir; finished
+runs are skipped, so an interrupted reproduction resumes. See
+mmfsp/analysis/reproduction.py for what each experiment trains.
+
+    python tools/reproduce.py --preset small   # < ~15 min on 2 idle cores
+    python tools/reproduce.py --preset full    # < ~90 min, 2 seeds, 10k test
+    python tools/reproduce.py --preset smoke   # about a minute (tests)
+    python tools/reproduce.py --preset full --plan   # runs and time estimate
+"""
+import argparse
+import shlex
+import sys
+import warnings
+
+
+def main() -> int:
+    from mmfsp.analysis.reproduction import (EXPERIMENTS, FITNET_R8_CFG,
+                                             PRESETS, run_reproduction)
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--preset', choices=sorted(PRESETS), default='small')
+    parser.add_argument('--work-dir',
+                        help='default: work_dirs/reproduce_<preset>')
+    parser.add_argument('--experiments', nargs='+', choices=EXPERIMENTS,
+                        default=list(EXPERIMENTS))
+    parser.add_argument('--fitnet', nargs='+', choices=sorted(FITNET_R8_CFG),
+                        help='FitNet variants of (a) (default: 1loss)')
+    parser.add_argument('--teacher-ensemble', action='store_true',
+                        default=None,
+                        help='(c): also train teachers of seeds 1, 2 and '
+                        'test the ensemble of three teachers')
+    parser.add_argument('--plan', action='store_true',
+                        help='print the runs and a time estimate, run '
+                        'nothing')
+    args = parser.parse_args()
+    warnings.filterwarnings('ignore')
+    import mmfsp  # noqa: F401
+    command = 'python ' + ' '.join(shlex.quote(a) for a in sys.argv)
+    run_reproduction(args.preset, args.work_dir, args.experiments,
+                     args.fitnet, args.teacher_ensemble, command, args.plan)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
