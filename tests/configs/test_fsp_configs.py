@@ -116,7 +116,10 @@ def test_real_stage1_on_fashion_mnist_lowers_fsp_loss(
         work_dir, '--no-validate', '--cfg-options', *FAST_TRAIN_OPTIONS,
         'model.architecture.backbone.depth=8',
         'model.teacher.backbone.depth=8', f'model.teacher_ckpt={teacher_ckpt}',
-        'train_cfg.max_iters=30', 'train_cfg.val_interval=1000',
+        # Stage 1 alone: the switch goes with the shortened end
+        # (switch_iter > max_iters is refused before training).
+        'train_cfg.max_iters=30', 'custom_hooks.0.switch_iter=30',
+        'train_cfg.val_interval=1000',
         'default_hooks.checkpoint.interval=30',
         'train_dataloader.batch_size=16',
         'train_dataloader.dataset.indices=512', 'randomness.seed=0'
