@@ -162,8 +162,9 @@ def _check_switch(cfg) -> List[str]:
                     f'count from begin).')
             elif begin >= switch and end > switch:
                 later.append((begin, j, scheduler))
-        if later and min(later)[0] > switch:
-            begin, j, scheduler = min(later, key=lambda x: x[:2])
+        first = min(later, key=lambda x: x[:2]) if later else None
+        if first is not None and first[0] > switch:
+            begin, j, scheduler = first
             errors.append(
                 f'The stage-2 lr schedule begins at iteration {begin:g} '
                 f'({_describe_scheduler(j, scheduler)}), not at {where}: '
