@@ -33,15 +33,25 @@ def main() -> int:
                         default=None,
                         help='(c): also train teachers of seeds 1, 2 and '
                         'test the ensemble of three teachers')
+    parser.add_argument('--ensemble-student', choices=['resnet8', 'resnet26'],
+                        help='(c) students (default: the preset\'s, '
+                        'resnet8; the paper used resnet26)')
+    parser.add_argument('--threads', type=int,
+                        help='torch CPU threads (default: torch\'s, one per '
+                        'core); 1 is faster when other jobs share the cores')
     parser.add_argument('--plan', action='store_true',
                         help='print the runs and a time estimate, run '
                         'nothing')
     args = parser.parse_args()
     warnings.filterwarnings('ignore')
     import mmfsp  # noqa: F401
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     command = 'python ' + ' '.join(shlex.quote(a) for a in sys.argv)
     run_reproduction(args.preset, args.work_dir, args.experiments,
-                     args.fitnet, args.teacher_ensemble, command, args.plan)
+                     args.fitnet, args.teacher_ensemble,
+                     args.ensemble_student, command, args.plan)
     return 0
 
 

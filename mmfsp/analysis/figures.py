@@ -80,7 +80,6 @@ def plot_student_curves(panels: Sequence[dict], out: str,
                 ax_loss.plot(steps, _smooth(loss, smooth), label=run['label'])
         ax_acc.set_ylabel(f'test {acc_key} (%)')
         ax_loss.set_ylabel(f'training {loss_key} (cross-entropy)')
-        ax_loss.set_yscale('log')
         for ax, what in ((ax_acc, 'accuracy'), (ax_loss, 'loss')):
             ax.set_xlabel('iteration (stage 2 for FSP students)')
             ax.set_title(f'{panel["title"]}: {what}', fontsize=10)
@@ -139,15 +138,16 @@ def plot_generations(summaries: Sequence[dict], out: str,
             gens = sorted(entry[kind])
             if not gens:
                 continue
+            if kind == 'ensemble':
+                # the "ensemble" of generation 0 alone is generation 0
+                entry = dict(entry, ensemble={0: entry['single'][0],
+                                              **entry['ensemble']})
+                gens = [0] + gens
             means = [statistics.fmean(entry[kind][g]) for g in gens]
             err = [[m - min(entry[kind][g]) for g, m in zip(gens, means)],
                    [max(entry[kind][g]) - m for g, m in zip(gens, means)]]
-            seeds = len(entry['single'][gens[0]]) if kind == 'single' else \
-                len(entry[kind][gens[0]])
-            label = f'{setting}' if kind == 'single' else \
-                f'{setting}, ensemble 0..g'
-            if kind == 'single':
-                label += f' (n={seeds})'
+            label = f'{setting} (n={len(entry["single"][0])})' \
+                if kind == 'single' else f'{setting}, ensemble 0..g'
             ax.errorbar(gens, means, yerr=err, color=color, linestyle=style,
                         marker='o' if kind == 'single' else 's',
                         capsize=3, label=label)
