@@ -6,8 +6,8 @@ runs are skipped, so an interrupted reproduction resumes. See
 mmfsp/analysis/reproduction.py for what each experiment trains.
 
     python tools/reproduce.py --preset small   # < ~15 min on 2 idle cores
-    python tools/reproduce.py --preset full    # < ~90 min, 2 seeds, 10k test
-    python tools/reproduce.py --preset smoke   # about a minute (tests)
+    python tools/reproduce.py --preset full    # < ~90 min, 2-3 seeds, 10k test
+    python tools/reproduce.py --preset smoke   # a few minutes (tests)
     python tools/reproduce.py --preset full --plan   # runs and time estimate
 """
 import argparse

@@ -94,18 +94,21 @@ GENERATION_CFGS = (
 GENERATION_SEED_STEP = 10
 
 #: Wall seconds per training iteration at batch 128 on this project's 2-core
-#: CPU when it is otherwise idle: single-threaded CPU time of
-#: ``model.train_step`` on 1x28x28 inputs (ResNet-26 0.87 s, ResNet-8
-#: 0.31 s) divided by 1.7 for two threads, plus 0.02 s of data loading; the
-#: teacher's forward pass alone; evaluation per test image (single-threaded
-#: 2.3 / 0.73 ms, over 1.7); a training runner's start (config, the 60k
-#: training images, model, config dumps: ~6 s of single-threaded Python)
-#: and a test-only runner's. Used only for the ``--plan`` estimates.
-TRAIN_ITER_S = {'resnet26': 0.53, 'resnet8': 0.20}
-FORWARD_ITER_S = {'resnet26': 0.17, 'resnet8': 0.06}
-EVAL_IMAGE_S = {'resnet26': 0.0014, 'resnet8': 0.00045}
-RUNNER_START_S = 6.0
-TEST_RUNNER_START_S = 2.5
+#: CPU (Xeon, AVX-512) with two torch threads when it is otherwise idle:
+#: ``model.train_step`` on 1x28x28 inputs, the fastest of 5 measured at a
+#: quiet moment (ResNet-26 0.33 s, ResNet-8 0.125 s) plus 10 % and 0.02 s
+#: of data loading; the teacher's forward pass alone (0.082 / 0.031 s);
+#: evaluation per test image (1.04 / 0.31 ms at batch 500, plus 10 %); a
+#: training runner's start (config 0.2 s, runner and model 1 s, the 60k
+#: training images 1.3 s, test images, config dumps: ~4 s of single-threaded
+#: Python, rounded up) and a test-only runner's. With one thread, or with
+#: other jobs on the cores, training is about 1.6x slower. Used only for
+#: the ``--plan`` estimates.
+TRAIN_ITER_S = {'resnet26': 0.38, 'resnet8': 0.16}
+FORWARD_ITER_S = {'resnet26': 0.09, 'resnet8': 0.035}
+EVAL_IMAGE_S = {'resnet26': 0.00115, 'resnet8': 0.00035}
+RUNNER_START_S = 5.0
+TEST_RUNNER_START_S = 2.0
 
 
 class ReproductionError(RuntimeError):
@@ -185,13 +188,13 @@ PRESETS: Dict[str, Preset] = {
                     generation_iters=4, num_generations=2, test_images=200,
                     train_images=512, batch_size=16, curve_points=3),
     # under ~15 minutes on the 2-core CPU when it is otherwise idle
-    'small': Preset('small', teacher_iters=225, minimisation_iters=90,
-                    generation_iters=50, num_generations=3,
+    'small': Preset('small', teacher_iters=270, minimisation_iters=108,
+                    generation_iters=60, num_generations=3,
                     test_images=2000),
-    # under ~90 minutes there: 2 seeds for (a) and (d), all test images
-    'full': Preset('full', teacher_iters=900, minimisation_iters=360,
-                   generation_iters=200, num_generations=3,
-                   seeds_minimisation=2, seeds_fast=1, seeds_generations=2,
+    # under ~90 minutes there: 3 seeds for (a), 2 for (d), all test images
+    'full': Preset('full', teacher_iters=1200, minimisation_iters=480,
+                   generation_iters=250, num_generations=3,
+                   seeds_minimisation=3, seeds_fast=1, seeds_generations=2,
                    test_images=0),
 }
 
@@ -779,6 +782,7 @@ class Reproduction:
             if done is not None:
                 self.log(f'[{i}/{len(self.plan)}] {spec.key}: finished '
                          f'before, skipped')
+                done['skipped'] = True
                 self.results[spec.key] = done
                 continue
             what = f'members {", ".join(spec.members)}' \
@@ -866,6 +870,8 @@ class Reproduction:
             wall_seconds=seconds,
             run_seconds=sum(r.get('seconds', 0) for r in
                             self.results.values() if not r.get('skipped')),
+            all_runs_seconds=sum(r.get('seconds', 0)
+                                 for r in self.results.values()),
             tables=tables,
             figures=figures,
             runs={k: {kk: vv for kk, vv in v.items() if kk != 'skipped'}
@@ -1086,8 +1092,9 @@ def results_markdown(data: dict) -> str:
         f'Command: `{data["command"]}`  ',
         f'Hardware: {data["hardware"]}  ',
         f'Time: {data["wall_seconds"] / 60:.1f} min this invocation '
-        f'({data["run_seconds"] / 60:.1f} min of runs trained now; runs '
-        f'finished before were skipped)  ',
+        f'({data["run_seconds"] / 60:.1f} min of runs trained now, runs '
+        f'finished before skipped); all runs together took '
+        f'{data["all_runs_seconds"] / 60:.1f} min  ',
         f'Data: {scale["data"]}  ',
         f'Teacher: {scale["teacher"]}', '',
         'Accuracy = top-1 % on the test images named above; "± x" is the '
