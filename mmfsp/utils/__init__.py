@@ -1,20 +1,17 @@
+from .atomic_save import atomic_write, install_atomic_saves
+from .config_check import ConfigError, check_config
+from .config_scope import rescope_config
+from .dataset_check import check_dataset_files
+from .launch import build_runner, setup_cpu_distributed
 from .safe_checkpoint import (MMENGINE_SAFE_GLOBALS, CheckpointSecurityError,
                               CorruptCheckpointError,
                               install_safe_checkpoint_loaders, safe_load)
+from .schedule_scaling import scale_schedule
 
 __all__ = [
-    'MMENGINE_SAFE_GLOBALS', 'CheckpointSecurityError',
-    'CorruptCheckpointError', 'install_safe_checkpoint_loaders', 'safe_load'
+    'MMENGINE_SAFE_GLOBALS', 'CheckpointSecurityError', 'ConfigError',
+    'CorruptCheckpointError', 'atomic_write', 'build_runner', 'check_config',
+    'check_dataset_files', 'install_atomic_saves',
+    'install_safe_checkpoint_loaders', 'rescope_config', 'safe_load',
+    'scale_schedule', 'setup_cpu_distributed'
 ]
-from .launch import build_runner, setup_cpu_distributed  # noqa: E402
-
-__all__ += ['build_runner', 'setup_cpu_distributed']
-from .config_scope import rescope_config  # noqa: E402
-
-__all__ += ['rescope_config']
-from .atomic_save import atomic_write, install_atomic_saves  # noqa: E402
-
-__all__ += ['atomic_write', 'install_atomic_saves']
-from .dataset_check import check_dataset_files  # noqa: E402
-
-__all__ += ['check_dataset_files']
