@@ -121,9 +121,10 @@ def test_small_plan_equal_stage_two_and_shared_runs():
                     'fitnet1loss_r8_seed0', 'kd_r8_seed0']
     assert {plan[k].stage2 for k in minimisation} == {
         preset.minimisation_iters}
-    assert plan['fsp_r8_seed0'].stage1 == preset.minimisation_iters // 3
+    # stage 1 follows the teacher's schedule: FSP 1/3, FitNet 0.55 of it
+    assert plan['fsp_r8_seed0'].stage1 == preset.teacher_iters // 3
     assert plan['fitnet1loss_r8_seed0'].stage1 == round(
-        0.55 * preset.minimisation_iters)
+        0.55 * preset.teacher_iters)
     # (b): stage 2 = a third of the teacher, stage 1 as long
     assert plan['fsp_r26_seed0'].stage2 == preset.teacher_iters // 3
     assert plan['fsp_r26_seed0'].stage1 == preset.teacher_iters // 3
