@@ -6,7 +6,9 @@ default_scope = 'mmfsp'
 custom_imports = dict(imports=['mmfsp'], allow_failed_imports=False)
 
 default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=100),
+    # Validation metrics logged at their iteration, not at epoch 0, so
+    # tools/plot_curves.py can draw accuracy against iterations.
+    logger=dict(type='LoggerHook', interval=100, log_metric_by_epoch=False),
     checkpoint=dict(
         type='CheckpointHook',
         by_epoch=False,
