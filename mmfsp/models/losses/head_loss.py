@@ -7,6 +7,7 @@ mmpretrain's ``ClsHead`` calls its loss as
 losses exactly the signature and reduction of mmpretrain's
 ``CrossEntropyLoss``; a subclass only defines the per-sample loss.
 """
+from abc import ABCMeta, abstractmethod
 from typing import Optional
 
 import torch.nn.functional as F
@@ -27,7 +28,7 @@ def cross_entropy_per_sample(cls_score: Tensor, label: Tensor) -> Tensor:
     return F.cross_entropy(cls_score, label, reduction='none')
 
 
-class HeadLoss(nn.Module):
+class HeadLoss(nn.Module, metaclass=ABCMeta):
     """Base of a loss usable as an mmpretrain head's ``loss=``.
 
     Args:
@@ -43,9 +44,10 @@ class HeadLoss(nn.Module):
         self.reduction = reduction
         self.loss_weight = float(loss_weight)
 
+    @abstractmethod
     def per_sample(self, cls_score: Tensor, label: Tensor) -> Tensor:
-        """The loss of each sample, shape (N,)."""
-        raise NotImplementedError
+        """The loss of each sample, shape (N,); each subclass gives its
+        formula."""
 
     def forward(self,
                 cls_score: Tensor,
