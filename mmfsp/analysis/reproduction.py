@@ -1006,7 +1006,51 @@ class Reproduction:
         if 'd' in self.experiments:
             summaries = self.generation_summaries()
             tables['d'] = dict(rows=generation_rows(summaries))
+        norms = self.weight_norm_rows()
+        if norms:
+            tables['weight_norms'] = dict(rows=norms)
         return tables
+
+    def weight_norm_rows(self) -> List[dict]:
+        """Conv weight norm ratios ``||w|| / ||w_init||``
+        (:mod:`mmfsp.analysis.weight_norms`) of the seed-0 FSP students at
+        the stage switch and at the end, and of the same networks trained
+        alone, for experiments (a) and (b)."""
+        from mmfsp.analysis.weight_norms import (conv_norm_ratios,
+                                                 initial_conv_weight_norms,
+                                                 ratio_summary)
+        by_key = {s.key: s for s in self.plan}
+        groups = []
+        if 'a' in self.experiments:
+            groups.append((R8_CFG, 'ResNet-8', 'fsp_r8_seed0',
+                           'r8_alone_seed0'))
+        if 'b' in self.experiments:
+            groups.append((TEACHER_CFG, 'ResNet-26', 'fsp_r26_seed0',
+                           'r26_third_seed0'))
+        rows = []
+        for cfg_path, net, fsp_key, alone_key in groups:
+            if any('checkpoint' not in self.results.get(key, {})
+                   for key in (fsp_key, alone_key)):
+                continue
+            initial = initial_conv_weight_norms(_cfg(cfg_path).model)
+            spec = by_key[fsp_key]
+            points = [
+                (f'{net}, FSP', f'end of stage 1 (iteration '
+                 f'{spec.stage1})', osp.join(self.run_dir(fsp_key),
+                                            f'stage1_iter_{spec.stage1}.pth')),
+                (f'{net}, FSP', f'end (iteration {spec.stage1 + spec.stage2})',
+                 self._checkpoint(fsp_key)),
+                (f'{net} alone', f'end (iteration '
+                 f'{by_key[alone_key].iterations})',
+                 self._checkpoint(alone_key))]
+            for model, point, path in points:
+                if not osp.isfile(path):
+                    continue
+                summary = ratio_summary(conv_norm_ratios(path, initial))
+                rows.append(dict(model=model, point=point, ratio=summary,
+                                 checkpoint=osp.relpath(path,
+                                                        self.work_dir)))
+        return rows
 
     def generation_summaries(self) -> List[dict]:
         return [r['summary'] for s in self.plan
@@ -1178,6 +1222,19 @@ def results_markdown(data: dict) -> str:
                   '(TSD applied to the patriarch only, mmfsp\'s default), '
                   'lam = weight of KL(p_T || p_S) in the students\' loss.',
                   '']
+    if 'weight_norms' in tables:
+        rows = [[r['model'], r['point'], f'{r["ratio"]["median"]:.2f}',
+                 f'{r["ratio"]["min"]:.2f}-{r["ratio"]["max"]:.2f}',
+                 r['ratio']['max_layer']]
+                for r in tables['weight_norms']['rows']]
+        lines += ['## Conv weight norms of the students (seed 0)', '',
+                  'r = ||w|| / ||w_init|| per conv layer (w_init: a fresh '
+                  'initialisation of the same network). Each conv feeds a '
+                  'batch norm, so a conv whose norm grew r-fold learns at '
+                  '1/r^2 of the nominal learning rate '
+                  '(mmfsp/analysis/weight_norms.py).', '',
+                  markdown_table(['student', 'checkpoint', 'median r',
+                                  'min-max r', 'largest r at'], rows), '']
     figures = data.get('figures') or {}
     if figures:
         lines += ['## Figures', '']

@@ -323,7 +323,15 @@ def _reproduce(work, monkeypatch):
 def _smoke(work, monkeypatch, capsys):
     _reproduce(work, monkeypatch)
     data = json.loads((work / 'results.json').read_text())
-    assert set(data['tables']) == {'a', 'b', 'c', 'd'}
+    assert set(data['tables']) == {'a', 'b', 'c', 'd', 'weight_norms'}
+    points = [(r['model'], r['point'].split(' (')[0])
+              for r in data['tables']['weight_norms']['rows']]
+    assert points == [('ResNet-8, FSP', 'end of stage 1'),
+                      ('ResNet-8, FSP', 'end'), ('ResNet-8 alone', 'end'),
+                      ('ResNet-26, FSP', 'end of stage 1'),
+                      ('ResNet-26, FSP', 'end'), ('ResNet-26 alone', 'end')]
+    for row in data['tables']['weight_norms']['rows']:
+        assert row['ratio']['n'] > 0 and row['ratio']['min'] > 0
     for key, run in data['runs'].items():
         if 'metrics' in run:
             assert 0 <= run['metrics'][ACC_KEY] <= 100, key

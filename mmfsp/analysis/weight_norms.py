@@ -1,0 +1,107 @@
+"""How far convolution weight norms moved from their initial scale.
+
+A convolution followed by batch normalisation computes the same function for
+``w`` and ``c * w`` (c > 0): BN divides the scale out. Its gradient is
+orthogonal to ``w`` and scales as ``1 / ||w||``, so one SGD step turns ``w``
+by an angle of about ``lr * ||g_1|| / ||w||^2`` (``g_1`` the gradient at unit
+norm): the *effective* learning rate of such a layer is ``lr / ||w||^2``.
+Because the step is orthogonal to ``w`` it also grows the norm,
+``||w'||^2 = ||w||^2 + lr^2 ||g||^2`` (before weight decay), and the larger the
+loss's gradients the faster. FSP stage 1's loss is summed over matrix entries
+(SPEC section 2), so its gradients are large, and a student can leave stage 1
+with conv weights many times their initial norm: stage 2 then starts at an
+effective learning rate ``1 / r^2`` of the nominal one, where
+
+    r_l = ||w_l|| / ||w_l^init||
+
+for conv layer ``l``, ``w^init`` the weights of a fresh initialisation of the
+same model (the norm of n i.i.d. Gaussian entries has a relative standard
+deviation of about 1 / sqrt(2n): 6% for the 144 weights of a CIFAR ResNet's
+stem, under 1% for its 3x3 convs with 16 or more channels).
+
+:func:`conv_norm_ratios` measures ``r_l`` for every conv weight of a
+checkpoint; the reproduction (``mmfsp.analysis.reproduction``) reports them
+for FSP students at the stage switch and at the end, next to scratch runs.
+"""
+import statistics
+from typing import Dict, Mapping, Optional
+
+import torch
+from torch import Tensor
+
+#: the prefix distillation algorithms put before the student's weights
+STUDENT_PREFIX = 'architecture.'
+
+
+def conv_weight_norms(state_dict: Mapping[str, Tensor]) -> Dict[str, float]:
+    """``||w||`` of every 4-D (convolution) ``*.weight`` in ``state_dict``,
+    keyed by name without the distillation prefix ``architecture.``; the
+    teacher's weights (``teacher.*``) of a distillation checkpoint are
+    left out."""
+    norms = {}
+    for name, value in state_dict.items():
+        if name.startswith('teacher.') or not name.endswith('.weight') \
+                or not isinstance(value, Tensor) or value.dim() != 4:
+            continue
+        if name.startswith(STUDENT_PREFIX):
+            name = name[len(STUDENT_PREFIX):]
+        norms[name] = float(value.detach().float().norm())
+    return norms
+
+
+def initial_conv_weight_norms(model_cfg: Mapping,
+                              seed: int = 0) -> Dict[str, float]:
+    """Conv weight norms of the model of ``model_cfg`` (a plain classifier
+    config, e.g. ``cfg.model`` of ``configs/resnet/*.py``) right after
+    ``init_weights()``, with torch seeded by ``seed``."""
+    from mmengine.logging import MMLogger
+
+    from mmfsp.registry import MODELS
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        model = MODELS.build(dict(model_cfg))
+        logger = MMLogger.get_current_instance()
+        level = logger.level
+        logger.setLevel('WARNING')  # init_weights logs every parameter
+        try:
+            model.init_weights()
+        finally:
+            logger.setLevel(level)
+    finally:
+        torch.random.set_rng_state(state)
+    return conv_weight_norms(model.state_dict())
+
+
+def conv_norm_ratios(checkpoint: str,
+                     initial: Mapping[str, float]) -> Dict[str, float]:
+    """``r_l = ||w_l|| / ||w_l^init||`` for every conv weight of the
+    checkpoint file (loaded with mmfsp's safe loader).
+
+    Raises:
+        ValueError: the checkpoint's conv layers are not those of
+            ``initial`` (another architecture), naming the differences.
+    """
+    from mmfsp.utils.safe_checkpoint import safe_load
+    data = safe_load(checkpoint, map_location='cpu')
+    state = data.get('state_dict', data)
+    norms = conv_weight_norms(state)
+    if set(norms) != set(initial):
+        missing = sorted(set(initial) - set(norms))[:5]
+        extra = sorted(set(norms) - set(initial))[:5]
+        raise ValueError(
+            f'{checkpoint}: its conv layers differ from the reference model '
+            f'(missing e.g. {missing}, unexpected e.g. {extra}); compare a '
+            f'checkpoint with the initial norms of its own architecture')
+    return {name: norms[name] / initial[name] for name in initial}
+
+
+def ratio_summary(ratios: Mapping[str, float]) -> Optional[dict]:
+    """``median``, ``min``, ``max``, ``n`` and the layer with the largest
+    ratio (``max_layer``); None for no layers."""
+    if not ratios:
+        return None
+    values = list(ratios.values())
+    return dict(median=statistics.median(values), min=min(values),
+                max=max(values), n=len(values),
+                max_layer=max(ratios, key=ratios.get))
