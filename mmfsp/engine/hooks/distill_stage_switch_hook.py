@@ -14,7 +14,14 @@ hook
 3. sets the model's stage (:meth:`SingleTeacherDistill.set_stage`);
 4. resets the optimizer state (fresh momentum), as a new training would,
    and drops the stage-1 loss entries from the logged history;
-5. starts the stage-2 learning rate: every parameter group's lr becomes
+5. with ``rescale_weight_norms=True`` (an mmfsp option, off by default;
+   the paper does not do it) divides every student backbone conv that feeds
+   a batch norm (and that BN's running statistics) so that its weight norm
+   is that of a fresh initialisation: the function is unchanged, but stage
+   2 starts at the effective learning rate ``lr / ||w||^2`` of a fresh
+   network instead of one slowed by stage 1's norm growth
+   (:mod:`mmfsp.models.utils.conv_bn_rescale`);
+6. starts the stage-2 learning rate: every parameter group's lr becomes
    ``stage_lr`` times the group's own multiplier (``initial_lr`` / the
    optimizer's base lr). The stage-2 decay is an ordinary param scheduler
    whose ``begin`` is ``switch_iter``, e.g.
@@ -64,6 +71,9 @@ class DistillStageSwitchHook(Hook):
         save_checkpoint (bool): save the model as
             ``stage<k>_iter_<switch_iter>.pth`` before switching. Defaults to
             True.
+        rescale_weight_norms (bool): rescale the student's backbone conv
+            weights to the norms of a fresh initialisation, preserving its
+            function (module docstring, step 5). Defaults to False.
     """
 
     # Before RuntimeInfoHook, so that the switch iteration logs its new lr.
@@ -75,7 +85,8 @@ class DistillStageSwitchHook(Hook):
                  stage_lr: Optional[float] = None,
                  reset_optimizer: bool = True,
                  free_teacher: bool = True,
-                 save_checkpoint: bool = True) -> None:
+                 save_checkpoint: bool = True,
+                 rescale_weight_norms: bool = False) -> None:
         if not isinstance(switch_iter, int) or switch_iter < 0:
             raise ValueError(f'switch_iter must be an int >= 0, got '
                              f'{switch_iter!r}')
@@ -87,6 +98,7 @@ class DistillStageSwitchHook(Hook):
         self.reset_optimizer = reset_optimizer
         self.free_teacher = free_teacher
         self.save_checkpoint = save_checkpoint
+        self.rescale_weight_norms = rescale_weight_norms
 
     @staticmethod
     def _model(runner):
@@ -131,6 +143,8 @@ class DistillStageSwitchHook(Hook):
                 meta=dict(iter=runner.iter, epoch=runner.epoch),
                 by_epoch=False)
         self._apply_stage(runner)
+        rescaled = self._rescale_student(model) \
+            if self.rescale_weight_norms else ''
         lrs = []
         for optimizer in _optimizers(runner):
             if self.reset_optimizer:
@@ -154,7 +168,27 @@ class DistillStageSwitchHook(Hook):
             f'Distillation stage {old} -> {self.stage} at iteration '
             f'{runner.iter}: teacher '
             f'{"freed" if model.teacher is None else "kept"}, optimizer state '
-            f'{"reset" if self.reset_optimizer else "kept"}, lr {lrs}')
+            f'{"reset" if self.reset_optimizer else "kept"}, lr {lrs}'
+            f'{rescaled}')
+
+    @staticmethod
+    def _rescale_student(model) -> str:
+        """Step 5 of the module docstring; returns a log fragment."""
+        from mmfsp.models.utils import (conv_bn_pairs, fresh_init_conv_norms,
+                                        rescale_conv_bn_norms)
+        student = model.architecture
+        convs = [conv for conv, _ in conv_bn_pairs(student.backbone)]
+        # the whole student: its init_cfg may live on the classifier
+        initial = fresh_init_conv_norms(student,
+                                        [f'backbone.{c}' for c in convs])
+        factors = sorted(rescale_conv_bn_norms(
+            student.backbone,
+            {c: initial[f'backbone.{c}'] for c in convs}).values())
+        if not factors:
+            return ', no conv -> BN weights to rescale'
+        return (f', {len(factors)} student conv weights rescaled to their '
+                f'initial norms (norm / initial: median '
+                f'{factors[len(factors) // 2]:.2f}, max {factors[-1]:.2f})')
 
     # ------------------------------------------------------------ hooks
     def before_train(self, runner) -> None:

@@ -35,7 +35,23 @@ class _ProbeHook(Hook):
                 opt_state=len(runner.optim_wrapper.optimizer.state),
                 head=model.architecture.head.fc.weight.detach().clone(),
                 conv=model.architecture.backbone.conv1.weight.detach()
-                .clone()))
+                .clone(),
+                norms={f'backbone.{n}': float(m.weight.detach().norm())
+                       for n, m in model.architecture.backbone.named_modules()
+                       if isinstance(m, torch.nn.Conv2d)},
+                logits_of=_frozen_logits(model.architecture)))
+
+
+def _frozen_logits(student):
+    """The student as it is now (a copy, in train mode: batch statistics),
+    as a function of images."""
+    import copy
+    frozen = copy.deepcopy(student).train()
+
+    def logits(x):
+        with torch.no_grad():
+            return frozen(x, mode='tensor')
+    return logits
 
 
 def make_cfg(work_dir: Path, teacher_ckpt: str, max_iters=MAX_ITERS,
@@ -197,3 +213,37 @@ def test_hook_rejects_a_model_without_that_stage(reference):
     with pytest.raises(TypeError, match='SingleTeacherDistill'):
         DistillStageSwitchHook(switch_iter=2).before_train(
             SimpleNamespace(model=torch.nn.Linear(1, 1), iter=0))
+
+
+def test_rescale_weight_norms_keeps_the_student_and_resets_its_norms(
+        teacher_ckpt, tmp_path):
+    from mmfsp.models.utils import conv_bn_pairs, fresh_init_conv_norms
+    from mmfsp.models.utils.conv_bn_rescale import conv_weight_norms_of
+    cfg = make_cfg(tmp_path, teacher_ckpt, max_iters=SWITCH + 1)
+    cfg.custom_hooks[0].rescale_weight_norms = True
+    cfg.optim_wrapper.optimizer.lr = 0.01  # a stage 1 that grows the norms
+    runner, rows = train(cfg)
+    assert [r['stage'] for r in rows] == [1] * SWITCH + [2]
+    student = runner.model.architecture
+    convs = [f'backbone.{c}' for c, _ in conv_bn_pairs(student.backbone)]
+    initial = fresh_init_conv_norms(student, convs)
+    # before the switch's rescaling: the stage-1 checkpoint
+    stage1 = MODELS.build(cfg.model.architecture)
+    stage1.load_state_dict({
+        k[len('architecture.'):]: v for k, v in torch.load(
+            tmp_path / f'stage1_iter_{SWITCH}.pth',
+            weights_only=False)['state_dict'].items()
+        if k.startswith('architecture.')})
+    grown = conv_weight_norms_of(stage1, convs)
+    assert max(grown[c] / initial[c] for c in convs) > 2
+    # what the student was at the start of stage 2 (probe: after the hook)
+    at_switch = {c: rows[SWITCH]['norms'][c] for c in convs}
+    assert at_switch == pytest.approx(initial, rel=1e-5)
+    # the same function (up to BN's eps): stage-1 and rescaled weights
+    # agree on the same images (train mode, as stage 2 trains)
+    x = torch.randn(16, 1, 28, 28)
+    stage1.train()
+    with torch.no_grad():
+        torch.testing.assert_close(rows[SWITCH]['logits_of'](x),
+                                   stage1(x, mode='tensor'), rtol=1e-3,
+                                   atol=1e-3)

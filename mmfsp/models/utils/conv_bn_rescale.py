@@ -1,0 +1,149 @@
+"""Function-preserving rescaling of convolutions that feed batch norms.
+
+A convolution whose only consumer is a batch norm computes, through the BN,
+the same function for weights ``(w, b)`` and ``(w / c, b / c)`` for any
+``c > 0`` in training mode (BN divides the scale out), and in eval mode too
+once the BN's running statistics follow:
+
+    w <- w / c,   b <- b / c,   running_mean <- running_mean / c,
+    running_var <- running_var / c^2                     (c = ||w|| / t)
+
+which sets ``||w||`` to the target ``t``. The function is kept up to BN's
+``eps``: BN divides by ``sqrt(var + eps)``, so a channel whose variance
+after rescaling is not large against ``eps`` (1e-5) shifts slightly (in eval
+mode, running variances that are still near their initial value after a few
+updates do).
+
+Such a layer's effective learning rate is ``lr / ||w||^2`` (see
+:mod:`mmfsp.analysis.weight_norms`), so rescaling a network whose conv norms
+grew (e.g. during FSP stage 1) back to its initial norms restores, without
+changing what it computes, the learning speed of a fresh initialisation.
+``DistillStageSwitchHook(rescale_weight_norms=True)`` does this to the student
+at the stage switch (an mmfsp option; the paper does not).
+
+Pairs are found by tracing the module with ``torch.fx``: a ``Conv*d`` call
+whose output is used by exactly one node, a ``_BatchNorm`` call (BN, SyncBN).
+"""
+import copy
+from typing import Dict, List, Tuple
+
+import torch
+from torch import fx, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.modules.conv import _ConvNd
+
+
+def conv_bn_pairs(module: nn.Module) -> List[Tuple[str, str]]:
+    """``(conv name, bn name)`` of every convolution of ``module`` whose
+    output feeds only a batch norm, in graph order; names relative to
+    ``module``.
+
+    Raises:
+        TypeError: ``module`` cannot be traced by ``torch.fx`` (data-
+            dependent control flow), with the tracer's message.
+    """
+    try:
+        graph = fx.symbolic_trace(module).graph
+    except Exception as err:  # noqa: BLE001 - re-raised with advice
+        raise TypeError(
+            f'cannot find conv -> batch-norm pairs in '
+            f'{type(module).__name__}: torch.fx cannot trace it '
+            f'({type(err).__name__}: {err}). Turn rescale_weight_norms off '
+            f'for this model.') from err
+    named = dict(module.named_modules())
+    pairs = []
+    for node in graph.nodes:
+        if node.op != 'call_module' or \
+                not isinstance(named.get(node.target), _ConvNd):
+            continue
+        users = list(node.users)
+        if len(users) == 1 and users[0].op == 'call_module' and \
+                isinstance(named.get(users[0].target), _BatchNorm):
+            pairs.append((node.target, users[0].target))
+    return pairs
+
+
+def conv_weight_norms_of(module: nn.Module,
+                         convs: List[str]) -> Dict[str, float]:
+    """``||w||`` of the named convolutions of ``module``."""
+    named = dict(module.named_modules())
+    return {name: float(named[name].weight.detach().double().norm())
+            for name in convs}
+
+
+def fresh_init_conv_norms(module: nn.Module,
+                          convs: List[str]) -> Dict[str, float]:
+    """Norms of the named convolutions right after ``init_weights()`` of a
+    copy of ``module`` (or ``reset_parameters()`` of each conv when it has
+    no ``init_weights``); the caller's random state is left untouched.
+
+    Raises:
+        ValueError: initialising the copy left a named conv as it was (its
+            ``init_cfg`` does not cover it), naming it.
+    """
+    clone = copy.deepcopy(module)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        if hasattr(clone, 'init_weights'):
+            from mmengine.logging import MMLogger
+            logger = MMLogger.get_current_instance()
+            level = logger.level
+            logger.setLevel('WARNING')  # init_weights logs every parameter
+            try:
+                for sub in clone.modules():  # mmengine inits only once
+                    if hasattr(sub, '_is_init'):
+                        sub._is_init = False
+                clone.init_weights()
+            finally:
+                logger.setLevel(level)
+        else:
+            named = dict(clone.named_modules())
+            for name in convs:
+                named[name].reset_parameters()
+    before, after = dict(module.named_modules()), dict(clone.named_modules())
+    kept = [name for name in convs
+            if torch.equal(before[name].weight, after[name].weight)]
+    if kept:
+        raise ValueError(
+            f'init_weights() of {type(module).__name__} did not '
+            f're-initialise {kept[:5]}: no initial norms to rescale them '
+            f'to. Give the model an init_cfg that covers its convolutions '
+            f"(e.g. dict(type='Kaiming', layer='Conv2d')).")
+    return conv_weight_norms_of(clone, convs)
+
+
+@torch.no_grad()
+def rescale_conv_bn_norms(module: nn.Module,
+                          targets: Dict[str, float]) -> Dict[str, float]:
+    """Set the weight norm of every conv of :func:`conv_bn_pairs` that has a
+    target to that target, preserving the function (module docstring).
+    Returns each rescaled conv's factor ``c = ||w|| / t`` (its norm before
+    divided by after).
+
+    Raises:
+        ValueError: a target names a conv that does not feed only a batch
+            norm (rescaling it would change the function), listing the
+            convs that do.
+    """
+    pairs = dict(conv_bn_pairs(module))
+    unknown = sorted(set(targets) - set(pairs))
+    if unknown:
+        raise ValueError(
+            f'cannot rescale {unknown}: not convolutions whose output feeds '
+            f'only a batch norm. Those that do: {sorted(pairs)}')
+    named = dict(module.named_modules())
+    factors = {}
+    for conv_name, target in targets.items():
+        conv, bn = named[conv_name], named[pairs[conv_name]]
+        norm = float(conv.weight.double().norm())
+        if norm == 0 or target <= 0:
+            continue
+        c = norm / target
+        conv.weight.div_(c)
+        if conv.bias is not None:
+            conv.bias.div_(c)
+        if bn.running_mean is not None:
+            bn.running_mean.div_(c)
+            bn.running_var.div_(c * c)
+        factors[conv_name] = c
+    return factors
