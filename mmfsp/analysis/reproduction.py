@@ -81,6 +81,8 @@ R8_CFG = 'configs/resnet/resnet8_fashion_mnist.py'
 R26_THIRD_CFG = 'configs/resnet/resnet26_fashion_mnist_1k.py'
 FSP_R8_CFG = 'configs/fsp/resnet26_resnet8_fashion_mnist.py'
 FSP_R26_CFG = 'configs/fsp/resnet26_fashion_mnist.py'
+FSP_R8_RESCALED_CFG = 'configs/fsp/resnet26_resnet8_fashion_mnist_rescaled.py'
+FSP_R26_RESCALED_CFG = 'configs/fsp/resnet26_fashion_mnist_rescaled.py'
 SHUFFLED_R26_CFG = 'configs/fsp/resnet26_fashion_mnist_shuffled_seed{}.py'
 KD_R8_CFG = 'configs/kd/resnet26_resnet8_fashion_mnist.py'
 FITNET_R8_CFG = {
@@ -95,6 +97,7 @@ GENERATION_CFGS = (
     ('D(0.6, 0.6)', 'configs/tolerant/resnet8_fashion_mnist_eta06_lam06.py'),
 )
 GENERATION_SEED_STEP = 10
+RESCALED_LABEL = '{}, FSP + conv norms reset at the switch (mmfsp option)'
 
 #: Wall seconds per training iteration at batch 128 on this project's 2-core
 #: CPU (Xeon, AVX-512) with two torch threads when it is otherwise idle:
@@ -137,6 +140,10 @@ class Preset:
         teacher_ensemble: also train teachers of seeds 1 and 2 for (c).
         curve_points: validations during stage 2 of the figure-3 runs.
         fitnet: FitNet variants of (a), '1loss' and/or '3loss'.
+        norm_reset: also train, in (a) and (b), FSP students whose conv
+            weight norms are reset at the switch (the ``*_rescaled.py``
+            configs: ``DistillStageSwitchHook(rescale_weight_norms=True)``,
+            an mmfsp option), with the seeds of the FSP students.
     """
 
     name: str
@@ -154,6 +161,7 @@ class Preset:
     teacher_ensemble: bool = False
     curve_points: int = 5
     fitnet: Tuple[str, ...] = ('1loss', )
+    norm_reset: bool = False
 
     def __post_init__(self) -> None:
         if self.ensemble_student not in ('resnet8', 'resnet26'):
@@ -198,7 +206,7 @@ PRESETS: Dict[str, Preset] = {
     'full': Preset('full', teacher_iters=1050, minimisation_iters=420,
                    generation_iters=250, num_generations=3,
                    seeds_minimisation=3, seeds_fast=1, seeds_generations=2,
-                   test_images=0),
+                   test_images=0, norm_reset=True),
 }
 
 
@@ -472,6 +480,10 @@ def build_plan(preset: Preset,
                         R8_CFG, 'resnet8', s, stage2=s2a,
                         val_interval=val_a if s == 0 else 0))
             add(fsp8(s))
+            if preset.norm_reset:
+                add(replace(fsp8(s), key=f'fsp_r8_rescaled_seed{s}',
+                            label=RESCALED_LABEL.format('ResNet-8'),
+                            config=FSP_R8_RESCALED_CFG))
             for variant in preset.fitnet:
                 path = FITNET_R8_CFG[variant]
                 add(RunSpec(f'fitnet{variant}_r8_seed{s}',
@@ -485,6 +497,10 @@ def build_plan(preset: Preset,
     if 'b' in experiments:
         for s in range(preset.seeds_fast):
             add(fsp26(s))
+            if preset.norm_reset:
+                add(replace(fsp26(s), key=f'fsp_r26_rescaled_seed{s}',
+                            label=RESCALED_LABEL.format('ResNet-26'),
+                            config=FSP_R26_RESCALED_CFG))
             add(RunSpec(f'r26_third_seed{s}', 'ResNet-26 alone, 1/3 '
                         'iterations', 'train', R26_THIRD_CFG, 'resnet26', s,
                         stage2=s2b, val_interval=val_b if s == 0 else 0))
@@ -963,6 +979,11 @@ class Reproduction:
                     self._row('ResNet-8, FSP',
                               [f'fsp_r8_seed{s}' for s in seeds],
                               by_key['fsp_r8_seed0'].iterations, base)]
+            if p.norm_reset:
+                rows.append(self._row(
+                    RESCALED_LABEL.format('ResNet-8'),
+                    [f'fsp_r8_rescaled_seed{s}' for s in seeds],
+                    by_key['fsp_r8_rescaled_seed0'].iterations, base))
             for v in p.fitnet:
                 rows.append(self._row(
                     f'ResNet-8, {FITNET_NAMES[v]}',
@@ -981,7 +1002,14 @@ class Reproduction:
                     self._row('ResNet-26, FSP (stage 2 = 1/3)',
                               [f'fsp_r26_seed{s}' for s in seeds],
                               by_key['fsp_r26_seed0'].iterations,
-                              alone['accuracy']), alone]
+                              alone['accuracy'])]
+            if p.norm_reset:
+                rows.append(self._row(
+                    RESCALED_LABEL.format('ResNet-26') + ' (stage 2 = 1/3)',
+                    [f'fsp_r26_rescaled_seed{s}' for s in seeds],
+                    by_key['fsp_r26_rescaled_seed0'].iterations,
+                    alone['accuracy']))
+            rows.append(alone)
             tables['b'] = dict(rows=rows,
                                baseline='ResNet-26 alone, 1/3 iterations')
         if 'c' in self.experiments:
@@ -1023,12 +1051,12 @@ class Reproduction:
         groups = []
         if 'a' in self.experiments:
             groups.append((R8_CFG, 'ResNet-8', 'fsp_r8_seed0',
-                           'r8_alone_seed0'))
+                           'r8_alone_seed0', 'fsp_r8_rescaled_seed0'))
         if 'b' in self.experiments:
             groups.append((TEACHER_CFG, 'ResNet-26', 'fsp_r26_seed0',
-                           'r26_third_seed0'))
+                           'r26_third_seed0', 'fsp_r26_rescaled_seed0'))
         rows = []
-        for cfg_path, net, fsp_key, alone_key in groups:
+        for cfg_path, net, fsp_key, alone_key, rescaled_key in groups:
             if any('checkpoint' not in self.results.get(key, {})
                    for key in (fsp_key, alone_key)):
                 continue
@@ -1043,6 +1071,11 @@ class Reproduction:
                 (f'{net} alone', f'end (iteration '
                  f'{by_key[alone_key].iterations})',
                  self._checkpoint(alone_key))]
+            if 'checkpoint' in self.results.get(rescaled_key, {}):
+                points.insert(2, (
+                    f'{net}, FSP + norm reset', f'end (iteration '
+                    f'{spec.stage1 + spec.stage2})',
+                    self._checkpoint(rescaled_key)))
             for model, point, path in points:
                 if not osp.isfile(path):
                     continue
@@ -1056,6 +1089,13 @@ class Reproduction:
         return [r['summary'] for s in self.plan
                 if s.kind == 'generations' and s.key in self.results
                 for r in [self.results[s.key]]]
+
+    def _rescaled_curve(self, key: str, stage1: int) -> List[dict]:
+        """Figure 3's curve of the norm-reset FSP student, if planned."""
+        if not any(s.key == key for s in self.plan):
+            return []
+        return [dict(label='... + conv norms reset at the switch',
+                     work_dir=self.run_dir(key), offset=stage1)]
 
     def figures(self) -> Dict[str, str]:
         from mmfsp.analysis.figures import (plot_generations,
@@ -1072,7 +1112,8 @@ class Reproduction:
                       dict(label=f'ResNet-8, FSP-initialised (after '
                            f'{spec.stage1} stage-1 it.)',
                            work_dir=self.run_dir('fsp_r8_seed0'),
-                           offset=spec.stage1)]))
+                           offset=spec.stage1)] +
+                self._rescaled_curve('fsp_r8_rescaled_seed0', spec.stage1)))
         if 'b' in self.experiments:
             spec = next(s for s in self.plan if s.key == 'fsp_r26_seed0')
             panels.append(dict(
@@ -1083,7 +1124,8 @@ class Reproduction:
                       dict(label=f'ResNet-26, FSP-initialised (after '
                            f'{spec.stage1} stage-1 it.)',
                            work_dir=self.run_dir('fsp_r26_seed0'),
-                           offset=spec.stage1)]))
+                           offset=spec.stage1)] +
+                self._rescaled_curve('fsp_r26_rescaled_seed0', spec.stage1)))
         if panels:
             out['figure3'] = plot_student_curves(
                 panels, osp.join(self.work_dir, 'figure3.png'),

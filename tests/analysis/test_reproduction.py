@@ -156,6 +156,18 @@ def test_full_plan_seeds_and_resnet26_ensemble_option():
     assert {'generations_06_06_seed0', 'generations_06_06_seed10'} <= set(
         plan)
     assert full.all_test_images
+    # the norm-reset students: the FSP students' runs with the *_rescaled
+    # config (same seeds, stages and figure-3 validation)
+    assert full.norm_reset and not PRESETS['small'].norm_reset
+    for net, seeds in (('r8', 3), ('r26', 1)):
+        for s in range(seeds):
+            fsp, reset = plan[f'fsp_{net}_seed{s}'], \
+                plan[f'fsp_{net}_rescaled_seed{s}']
+            assert reset.config == fsp.config.replace('.py', '_rescaled.py')
+            assert replace(reset, key=fsp.key, label=fsp.label,
+                           config=fsp.config) == fsp
+    assert 'fsp_r8_rescaled_seed0' not in {
+        s.key for s in build_plan(PRESETS['small'])}
     r26 = replace(full, ensemble_student='resnet26', teacher_ensemble=True,
                   fitnet=('1loss', '3loss'))
     plan = {s.key: s for s in build_plan(r26, ['c'])}

@@ -204,6 +204,7 @@ MINE = sorted(
     [p for d in ('fitnet', 'kd') for p in (ROOT / 'configs' / d).glob('*.py')]
     + list((ROOT / 'configs' / 'fsp').glob('*_shuffled_seed*.py'))
     + list((ROOT / 'configs' / 'fsp').glob('*_cached.py'))
+    + list((ROOT / 'configs' / 'fsp').glob('*_rescaled.py'))
     + list((ROOT / 'configs' / 'resnet').glob('*_weight_copy.py')))
 
 
@@ -238,7 +239,7 @@ def _work_dir(path):
 def test_each_run_has_its_own_work_dir():
     """Two configs with one work dir would mix checkpoints and
     last_checkpoint (a KD run could resume from its teacher's)."""
-    assert len(MINE) == 22
+    assert len(MINE) == 26
     others = {
         _work_dir(p)
         for p in (ROOT / 'configs').rglob('*.py')

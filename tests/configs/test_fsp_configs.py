@@ -64,6 +64,21 @@ def test_fsp_config_matches_the_plain_configs(name):
     assert cfg.find_unused_parameters is True
 
 
+@pytest.mark.parametrize('name', [
+    'resnet26_cifar10', 'resnet26_resnet8_cifar10', 'resnet26_fashion_mnist',
+    'resnet26_resnet8_fashion_mnist'
+])
+def test_rescaled_configs_only_turn_on_the_norm_reset(name):
+    plain = _load(REPO / 'configs' / 'fsp' / f'{name}.py').to_dict()
+    rescaled = _load(REPO / 'configs' / 'fsp' /
+                     f'{name}_rescaled.py').to_dict()
+    hook, = rescaled.pop('custom_hooks')
+    assert hook == {**plain.pop('custom_hooks')[0],
+                    'rescale_weight_norms': True}
+    assert rescaled.pop('work_dir') != plain.pop('work_dir')
+    assert rescaled == plain
+
+
 def test_paper_schedules():
     cfg = _load(REPO / 'configs/fsp/resnet26_cifar10.py')
     s1, s2 = cfg.param_scheduler

@@ -1,0 +1,16 @@
+# FSP network minimisation on CIFAR-10 (resnet26_resnet8_cifar10.py) with an mmfsp option
+# the paper does not have: at the switch, every student backbone conv that
+# feeds a batch norm is rescaled to the weight norm of a fresh initialisation
+# (BN running statistics with it), which keeps the student's function but
+# undoes stage 1's norm growth, so stage 2 learns at the speed of a fresh
+# network (effective lr = lr / ||w||^2). See docs/fsp.md, "Weight-norm growth
+# in stage 1".
+_base_ = ['./resnet26_resnet8_cifar10.py']
+custom_hooks = [
+    dict(
+        type='DistillStageSwitchHook',
+        switch_iter=21000,
+        stage_lr=0.1,
+        rescale_weight_norms=True)
+]
+work_dir = './work_dirs/resnet26_resnet8_cifar10_rescaled'
