@@ -3,10 +3,11 @@
 # backbone conv that feeds a batch norm is rescaled to the weight norm of a
 # fresh initialisation (BN running statistics with it), which keeps the
 # student's function but undoes stage 1's norm growth, so stage 2 learns at
-# the speed of a fresh network (effective lr = lr / ||w||^2). Experimental: in the Fashion-MNIST
-# reproduction (README, Results) it helped ResNet-8 students but a ResNet-26
-# student collapsed in stage 2 (10 %, a constant prediction). See
-# docs/fsp.md, "Weight-norm growth in stage 1".
+# the speed of a fresh network (effective lr = lr / ||w||^2).
+# Experimental: in the Fashion-MNIST reproduction (README, Results) it
+# helped ResNet-8 students but a ResNet-26 student collapsed in stage 2
+# (10 %, a constant prediction). See docs/fsp.md, "Weight-norm growth in
+# stage 1".
 _base_ = ['./resnet26_fashion_mnist.py']
 custom_hooks = [
     dict(
