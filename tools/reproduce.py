@@ -36,6 +36,11 @@ def main() -> int:
     parser.add_argument('--ensemble-student', choices=['resnet8', 'resnet26'],
                         help='(c) students (default: the preset\'s, '
                         'resnet8; the paper used resnet26)')
+    parser.add_argument('--norm-reset', action='store_true', default=None,
+                        help='(a), (b): also train the FSP students with '
+                        'their conv weight norms reset at the switch '
+                        '(configs/fsp/*_rescaled.py; ~15 more minutes in '
+                        'the full preset)')
     parser.add_argument('--threads', type=int,
                         help='torch CPU threads (default: torch\'s, one per '
                         'core); 1 is faster when other jobs share the cores')
@@ -51,7 +56,8 @@ def main() -> int:
     command = 'python ' + ' '.join(shlex.quote(a) for a in sys.argv)
     run_reproduction(args.preset, args.work_dir, args.experiments,
                      args.fitnet, args.teacher_ensemble,
-                     args.ensemble_student, command, args.plan)
+                     args.ensemble_student, args.norm_reset, command,
+                     args.plan)
     return 0
 
 

@@ -206,7 +206,7 @@ PRESETS: Dict[str, Preset] = {
     'full': Preset('full', teacher_iters=1050, minimisation_iters=420,
                    generation_iters=250, num_generations=3,
                    seeds_minimisation=3, seeds_fast=1, seeds_generations=2,
-                   test_images=0, norm_reset=True),
+                   test_images=0),
 }
 
 
@@ -1299,6 +1299,7 @@ def run_reproduction(preset: str, work_dir: Optional[str] = None,
                      fitnet: Optional[Sequence[str]] = None,
                      teacher_ensemble: Optional[bool] = None,
                      ensemble_student: Optional[str] = None,
+                     norm_reset: Optional[bool] = None,
                      command: str = '', plan_only: bool = False,
                      log: Callable[[str], None] = print) -> dict:
     """Run (or with ``plan_only`` just print the plan of) a preset; returns
@@ -1314,6 +1315,8 @@ def run_reproduction(preset: str, work_dir: Optional[str] = None,
         changes['teacher_ensemble'] = bool(teacher_ensemble)
     if ensemble_student is not None:
         changes['ensemble_student'] = ensemble_student
+    if norm_reset is not None:
+        changes['norm_reset'] = bool(norm_reset)
     if changes:
         chosen = replace(chosen, **changes)
     work_dir = work_dir or osp.join('work_dirs', f'reproduce_{preset}')

@@ -55,12 +55,16 @@ def initial_conv_weight_norms(model_cfg: Mapping,
     config, e.g. ``cfg.model`` of ``configs/resnet/*.py``) right after
     ``init_weights()``, with torch seeded by ``seed``."""
     from mmengine.logging import MMLogger
+    from mmengine.registry import DefaultScope
 
     from mmfsp.registry import MODELS
     state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
-        model = MODELS.build(dict(model_cfg))
+        # nested builds (an mmpretrain classifier with an mmfsp backbone)
+        # look in mmfsp, whatever scope the caller has (a Runner sets it)
+        with DefaultScope.overwrite_default_scope('mmfsp'):
+            model = MODELS.build(dict(model_cfg))
         logger = MMLogger.get_current_instance()
         level = logger.level
         logger.setLevel('WARNING')  # init_weights logs every parameter

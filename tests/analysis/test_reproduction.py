@@ -156,9 +156,11 @@ def test_full_plan_seeds_and_resnet26_ensemble_option():
     assert {'generations_06_06_seed0', 'generations_06_06_seed10'} <= set(
         plan)
     assert full.all_test_images
-    # the norm-reset students: the FSP students' runs with the *_rescaled
-    # config (same seeds, stages and figure-3 validation)
-    assert full.norm_reset and not PRESETS['small'].norm_reset
+    # the norm-reset students (--norm-reset): the FSP students' runs with
+    # the *_rescaled config (same seeds, stages and figure-3 validation)
+    assert not any(p.norm_reset for p in PRESETS.values())
+    assert not any('rescaled' in k for k in plan)
+    plan = {s.key: s for s in build_plan(replace(full, norm_reset=True))}
     for net, seeds in (('r8', 3), ('r26', 1)):
         for s in range(seeds):
             fsp, reset = plan[f'fsp_{net}_seed{s}'], \

@@ -3,6 +3,7 @@ the ratios against a fresh initialisation, and its errors."""
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.registry import DefaultScope
 from torch import nn
 
 from mmfsp.analysis.weight_norms import (conv_norm_ratios, conv_weight_norms,
@@ -58,6 +59,10 @@ def test_initial_norms_are_seeded_and_leave_the_rng_alone():
     after = torch.rand(1)
     assert torch.equal(before, after)  # the caller's RNG is untouched
     assert a == initial_conv_weight_norms(cfg, seed=0)
+    # also when no Runner has set the mmfsp scope (a reproduction whose
+    # runs were all finished before builds no runner)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        assert initial_conv_weight_norms(cfg, seed=0) == a
     b = initial_conv_weight_norms(cfg, seed=1)
     assert set(a) == set(b) and a != b
     # Kaiming normal, fan_out: E||w||^2 = 2 * in_channels; draws agree to
