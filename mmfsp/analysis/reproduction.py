@@ -98,6 +98,15 @@ GENERATION_CFGS = (
 )
 GENERATION_SEED_STEP = 10
 RESCALED_LABEL = '{}, FSP + conv norms reset at the switch (mmfsp option)'
+#: the seed-0 students of (a) and (b) that Figure 3 and the weight-norm
+#: table compare: experiment -> (network, its plain config, scratch run,
+#: FSP run, norm-reset FSP run)
+STUDENT_GROUPS = {
+    'a': ('ResNet-8', R8_CFG, 'r8_alone_seed0', 'fsp_r8_seed0',
+          'fsp_r8_rescaled_seed0'),
+    'b': ('ResNet-26', TEACHER_CFG, 'r26_third_seed0', 'fsp_r26_seed0',
+          'fsp_r26_rescaled_seed0'),
+}
 
 #: Wall seconds per training iteration at batch 128 on this project's 2-core
 #: CPU (Xeon, AVX-512) with two torch threads when it is otherwise idle:
@@ -1048,15 +1057,11 @@ class Reproduction:
                                                  initial_conv_weight_norms,
                                                  ratio_summary)
         by_key = {s.key: s for s in self.plan}
-        groups = []
-        if 'a' in self.experiments:
-            groups.append((R8_CFG, 'ResNet-8', 'fsp_r8_seed0',
-                           'r8_alone_seed0', 'fsp_r8_rescaled_seed0'))
-        if 'b' in self.experiments:
-            groups.append((TEACHER_CFG, 'ResNet-26', 'fsp_r26_seed0',
-                           'r26_third_seed0', 'fsp_r26_rescaled_seed0'))
         rows = []
-        for cfg_path, net, fsp_key, alone_key, rescaled_key in groups:
+        for exp, group in STUDENT_GROUPS.items():
+            if exp not in self.experiments:
+                continue
+            net, cfg_path, alone_key, fsp_key, rescaled_key = group
             if any('checkpoint' not in self.results.get(key, {})
                    for key in (fsp_key, alone_key)):
                 continue
@@ -1090,42 +1095,29 @@ class Reproduction:
                 if s.kind == 'generations' and s.key in self.results
                 for r in [self.results[s.key]]]
 
-    def _rescaled_curve(self, key: str, stage1: int) -> List[dict]:
-        """Figure 3's curve of the norm-reset FSP student, if planned."""
-        if not any(s.key == key for s in self.plan):
-            return []
-        return [dict(label='... + conv norms reset at the switch',
-                     work_dir=self.run_dir(key), offset=stage1)]
+    def _figure3_panel(self, exp: str) -> dict:
+        """Figure 3's panel of experiment ``exp``: its seed-0 scratch, FSP
+        and (if planned) norm-reset FSP students."""
+        net, _, alone_key, fsp_key, rescaled_key = STUDENT_GROUPS[exp]
+        spec = next(s for s in self.plan if s.key == fsp_key)
+        runs = [dict(label=f'{net} alone (scratch)',
+                     work_dir=self.run_dir(alone_key), offset=0),
+                dict(label=f'{net}, FSP-initialised (after {spec.stage1} '
+                     f'stage-1 it.)', work_dir=self.run_dir(fsp_key),
+                     offset=spec.stage1)]
+        if any(s.key == rescaled_key for s in self.plan):
+            runs.append(dict(label='... + conv norms reset at the switch',
+                             work_dir=self.run_dir(rescaled_key),
+                             offset=spec.stage1))
+        return dict(title=f'{net} ({exp}), stage 2 {spec.stage2} it.',
+                    runs=runs)
 
     def figures(self) -> Dict[str, str]:
         from mmfsp.analysis.figures import (plot_generations,
                                             plot_student_curves)
         out: Dict[str, str] = {}
-        panels = []
-        if 'a' in self.experiments:
-            spec = next(s for s in self.plan if s.key == 'fsp_r8_seed0')
-            panels.append(dict(
-                title=f'ResNet-8 (a), stage 2 {spec.stage2} it.',
-                runs=[dict(label='ResNet-8 alone (scratch)',
-                           work_dir=self.run_dir('r8_alone_seed0'),
-                           offset=0),
-                      dict(label=f'ResNet-8, FSP-initialised (after '
-                           f'{spec.stage1} stage-1 it.)',
-                           work_dir=self.run_dir('fsp_r8_seed0'),
-                           offset=spec.stage1)] +
-                self._rescaled_curve('fsp_r8_rescaled_seed0', spec.stage1)))
-        if 'b' in self.experiments:
-            spec = next(s for s in self.plan if s.key == 'fsp_r26_seed0')
-            panels.append(dict(
-                title=f'ResNet-26 (b), stage 2 {spec.stage2} it.',
-                runs=[dict(label='ResNet-26 alone (scratch)',
-                           work_dir=self.run_dir('r26_third_seed0'),
-                           offset=0),
-                      dict(label=f'ResNet-26, FSP-initialised (after '
-                           f'{spec.stage1} stage-1 it.)',
-                           work_dir=self.run_dir('fsp_r26_seed0'),
-                           offset=spec.stage1)] +
-                self._rescaled_curve('fsp_r26_rescaled_seed0', spec.stage1)))
+        panels = [self._figure3_panel(exp) for exp in STUDENT_GROUPS
+                  if exp in self.experiments]
         if panels:
             out['figure3'] = plot_student_curves(
                 panels, osp.join(self.work_dir, 'figure3.png'),

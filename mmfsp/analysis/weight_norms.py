@@ -54,26 +54,17 @@ def initial_conv_weight_norms(model_cfg: Mapping,
     """Conv weight norms of the model of ``model_cfg`` (a plain classifier
     config, e.g. ``cfg.model`` of ``configs/resnet/*.py``) right after
     ``init_weights()``, with torch seeded by ``seed``."""
-    from mmengine.logging import MMLogger
     from mmengine.registry import DefaultScope
 
+    from mmfsp.models.utils.conv_bn_rescale import init_weights_quietly
     from mmfsp.registry import MODELS
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
         # nested builds (an mmpretrain classifier with an mmfsp backbone)
         # look in mmfsp, whatever scope the caller has (a Runner sets it)
         with DefaultScope.overwrite_default_scope('mmfsp'):
             model = MODELS.build(dict(model_cfg))
-        logger = MMLogger.get_current_instance()
-        level = logger.level
-        logger.setLevel('WARNING')  # init_weights logs every parameter
-        try:
-            model.init_weights()
-        finally:
-            logger.setLevel(level)
-    finally:
-        torch.random.set_rng_state(state)
+        init_weights_quietly(model)
     return conv_weight_norms(model.state_dict())
 
 

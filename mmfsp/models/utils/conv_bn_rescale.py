@@ -71,6 +71,22 @@ def conv_weight_norms_of(module: nn.Module,
             for name in convs}
 
 
+def init_weights_quietly(module: nn.Module) -> None:
+    """``module.init_weights()`` again (mmengine initialises a module only
+    once) without logging every parameter's initialisation."""
+    from mmengine.logging import MMLogger
+    for sub in module.modules():
+        if hasattr(sub, '_is_init'):
+            sub._is_init = False
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel('WARNING')
+    try:
+        module.init_weights()
+    finally:
+        logger.setLevel(level)
+
+
 def fresh_init_conv_norms(module: nn.Module,
                           convs: List[str]) -> Dict[str, float]:
     """Norms of the named convolutions right after ``init_weights()`` of a
@@ -85,17 +101,7 @@ def fresh_init_conv_norms(module: nn.Module,
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         if hasattr(clone, 'init_weights'):
-            from mmengine.logging import MMLogger
-            logger = MMLogger.get_current_instance()
-            level = logger.level
-            logger.setLevel('WARNING')  # init_weights logs every parameter
-            try:
-                for sub in clone.modules():  # mmengine inits only once
-                    if hasattr(sub, '_is_init'):
-                        sub._is_init = False
-                clone.init_weights()
-            finally:
-                logger.setLevel(level)
+            init_weights_quietly(clone)
         else:
             named = dict(clone.named_modules())
             for name in convs:
