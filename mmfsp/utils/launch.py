@@ -1,5 +1,8 @@
 """Helpers shared by the tools: CPU distributed set-up and runner building."""
 import os
+import os.path as osp
+import time
+import uuid
 
 import torch
 from mmengine.config import Config
@@ -50,12 +53,39 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
     cfg.model_wrapper_cfg = wrapper
 
 
+def make_run_unique(cfg: Config) -> None:
+    """Give the run its own logger, visualizer, message hub and log dir.
+
+    mmengine names a run's logger, visualizer and message hub after
+    ``experiment_name`` (default: the start time, to the second) and its log
+    dir ``<work_dir>/<start time>``: two runs started in the same second of
+    one process would share them (the second one writing into the first
+    one's closed log file). This appends a random token to the experiment
+    name and, when the work dir already has a log dir of the current second,
+    waits for the next second.
+    """
+    name = cfg.get('experiment_name') or osp.splitext(
+        osp.basename(cfg.filename or 'run'))[0]
+    cfg.experiment_name = f'{name}_{uuid.uuid4().hex[:8]}'
+    work_dir = cfg.get('work_dir')
+    if not work_dir:
+        return
+    while osp.exists(osp.join(work_dir, _start_stamp())):
+        time.sleep(1.0 - time.time() % 1.0 + 0.01)
+
+
+def _start_stamp() -> str:
+    """The name mmengine's Runner gives a log dir started now."""
+    return time.strftime('%Y%m%d_%H%M%S', time.localtime(time.time()))
+
+
 def build_runner(cfg: Config) -> Runner:
     """``Runner.from_cfg``, or the registered runner named by
     ``cfg.runner_type`` (the mmpretrain convention), after moving the
     dicts inherited from ``mmpretrain::`` bases into the mmfsp scope."""
     if cfg.get('default_scope') == 'mmfsp':
         rescope_config(cfg._cfg_dict)
+    make_run_unique(cfg)
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)

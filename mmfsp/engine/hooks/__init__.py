@@ -3,9 +3,11 @@ from .loss_weight_schedule_hook import LossWeightScheduleHook, linear_weight
 from .nonfinite_loss_hook import NonFiniteLossError, NonFiniteLossHook
 from .progress_bar_hook import ProgressBarHook
 from .teacher_fsp_cache_hook import TeacherFSPCacheHook
+from .weight_norm_monitor_hook import WeightNormMonitorHook
+from .weight_norm_projection_hook import WeightNormProjectionHook
 
 __all__ = [
     'DistillStageSwitchHook', 'LossWeightScheduleHook', 'NonFiniteLossError',
     'NonFiniteLossHook', 'ProgressBarHook', 'TeacherFSPCacheHook',
-    'linear_weight'
+    'WeightNormMonitorHook', 'WeightNormProjectionHook', 'linear_weight'
 ]

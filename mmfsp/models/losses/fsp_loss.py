@@ -11,8 +11,12 @@ the squared Frobenius norm per sample (summed over the matrix entries),
 summed over the pairs with weights ``lambda_i``, averaged over the batch. The
 paper uses equal weights (``lambda_i = 1``).
 
-Variants found elsewhere, which mmfsp does *not* follow: averaging instead of
-summing over the matrix entries (``F.mse_loss``), or the non-squared norm.
+``reduction='sum'`` (the default) is the paper's loss. ``reduction='mean'``
+divides each pair's term by its number of entries ``m_i * n_i`` (the mean
+squared difference per matrix entry, as public FSP implementations compute it
+with ``F.mse_loss``); its gradients are ``m_i * n_i`` times smaller, which is
+what decides how far stage 1 inflates the student's conv weight norms (see
+docs/fsp.md, "Weight-norm growth in stage 1").
 """
 from typing import Optional, Sequence, Union
 
@@ -27,9 +31,13 @@ def _as_list(mats: Matrices) -> list:
     return [mats] if isinstance(mats, Tensor) else list(mats)
 
 
+REDUCTIONS = ('sum', 'mean')
+
+
 def fsp_loss(fsp_S: Matrices,
              fsp_T: Matrices,
-             pair_weights: Optional[Sequence[float]] = None) -> Tensor:
+             pair_weights: Optional[Sequence[float]] = None,
+             reduction: str = 'sum') -> Tensor:
     """``(1/B) sum_b sum_i lambda_i ||G_i^T[b] - G_i^S[b]||_F^2``.
 
     Args:
@@ -37,10 +45,15 @@ def fsp_loss(fsp_S: Matrices,
             (or a single tensor for one pair).
         fsp_T: the teacher's, in the same order and shapes.
         pair_weights: ``lambda_i``; all 1 when omitted.
+        reduction: ``'sum'`` over each matrix's entries (the paper) or
+            ``'mean'`` (each pair's term divided by ``m_i * n_i``).
 
     Gradients flow into both arguments: the algorithm, not the loss, decides
     that the teacher is frozen.
     """
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"FSP loss reduction must be one of {REDUCTIONS}, "
+                         f'got {reduction!r}')
     fsp_S, fsp_T = _as_list(fsp_S), _as_list(fsp_T)
     if len(fsp_S) != len(fsp_T) or not fsp_S:
         raise ValueError(f'FSP loss needs as many student as teacher '
@@ -60,6 +73,8 @@ def fsp_loss(fsp_S: Matrices,
                 f'(B, m, n) shape; the paired layers need the same channel '
                 f'counts in teacher and student')
         per_sample = (g_t - g_s).pow(2).sum(dim=(1, 2))  # (B,)
+        if reduction == 'mean':
+            per_sample = per_sample / (g_s.shape[1] * g_s.shape[2])
         term = weight * per_sample
         total = term if total is None else total + term
     return total.mean()
@@ -74,23 +89,37 @@ class FSPLoss(nn.Module):
         loss_weight (float): factor on the whole loss. Defaults to 1.0.
         pair_weights (Sequence[float], optional): ``lambda_i`` per pair;
             equal (1.0) by default, as in the paper.
+        reduction (str): ``'sum'`` over the matrix entries (the paper) or
+            ``'mean'`` per entry. Defaults to ``'sum'``.
+
+    Example:
+        >>> # in a distiller config
+        >>> fsp_loss = dict(type='FSPLoss', loss_weight=1.0,
+        ...                 reduction='mean')
     """
 
     def __init__(self,
                  loss_weight: float = 1.0,
-                 pair_weights: Optional[Sequence[float]] = None) -> None:
+                 pair_weights: Optional[Sequence[float]] = None,
+                 reduction: str = 'sum') -> None:
         super().__init__()
+        if reduction not in REDUCTIONS:
+            raise ValueError(f'FSPLoss reduction must be one of '
+                             f'{REDUCTIONS}, got {reduction!r}')
+        self.reduction = reduction
         self.loss_weight = float(loss_weight)
         self.pair_weights = None if pair_weights is None else [
             float(w) for w in pair_weights
         ]
 
     def forward(self, fsp_S: Matrices, fsp_T: Matrices) -> Tensor:
-        return self.loss_weight * fsp_loss(fsp_S, fsp_T, self.pair_weights)
+        return self.loss_weight * fsp_loss(fsp_S, fsp_T, self.pair_weights,
+                                           self.reduction)
 
     def extra_repr(self) -> str:
         return (f'loss_weight={self.loss_weight}, '
-                f'pair_weights={self.pair_weights}')
+                f'pair_weights={self.pair_weights}, '
+                f'reduction={self.reduction!r}')
 
 
 __all__ = ['FSPLoss', 'fsp_loss']

@@ -58,3 +58,36 @@ def test_errors():
         fsp_loss([torch.zeros(2, 3, 4)], [])
     with pytest.raises(ValueError, match='pair weights'):
         fsp_loss([torch.zeros(2, 3, 4)], [torch.zeros(2, 3, 4)], [1., 2.])
+
+
+def test_mean_reduction_by_hand():
+    # pair 1: 1x1 matrices, squared diffs 1 and 9 -> per entry 1, 9
+    # pair 2: 2x1 matrices, squared sums 2 and 4 -> per entry 1, 2
+    s1 = torch.zeros(2, 1, 1)
+    t1 = torch.tensor([[[1.]], [[3.]]])
+    s2 = torch.zeros(2, 2, 1)
+    t2 = torch.tensor([[[1.], [1.]], [[2.], [0.]]])
+    # (1/2) * [(0.5*1 + 2*1) + (0.5*9 + 2*2)] = (2.5 + 8.5) / 2
+    loss = fsp_loss([s1, s2], [t1, t2], [0.5, 2.0], reduction='mean')
+    assert loss.item() == pytest.approx(5.5)
+    module = FSPLoss(loss_weight=2.0, pair_weights=[0.5, 2.0],
+                     reduction='mean')
+    assert module([s1, s2], [t1, t2]).item() == pytest.approx(11.0)
+    assert "reduction='mean'" in repr(module)
+
+
+def test_mean_reduction_equals_mse_of_other_libraries():
+    g = torch.Generator().manual_seed(1)
+    shapes = [(3, 16, 16), (3, 16, 32), (3, 32, 64)]
+    s = [torch.randn(*sh, generator=g) for sh in shapes]
+    t = [torch.randn(*sh, generator=g) for sh in shapes]
+    expected = sum(F.mse_loss(a, b) for a, b in zip(s, t))
+    torch.testing.assert_close(fsp_loss(s, t, reduction='mean'), expected)
+
+
+def test_unknown_reduction_is_refused():
+    with pytest.raises(ValueError, match="'sum', 'mean'"):
+        FSPLoss(reduction='average')
+    with pytest.raises(ValueError, match='reduction'):
+        fsp_loss([torch.zeros(2, 3, 4)], [torch.zeros(2, 3, 4)],
+                 reduction='none')

@@ -1,0 +1,413 @@
+"""The FSP ablation on Fashion-MNIST: which stage-1 recipe makes an FSP
+student better than the same network trained alone (docs/fsp.md).
+
+Every run trains on the first 50,000 training images; the last 10,000
+training images are the validation split that recipes are chosen on; the
+10,000 test images are reported. Settings (teachers trained here, 1050
+iterations, seed 0):
+
+    r26_r8    network minimisation, ResNet-26 -> ResNet-8, 350 + 420 it.
+    r26_r26   fast optimisation, ResNet-26 -> ResNet-26, 350 + 350 it.
+    r14_r8    a shallower teacher, ResNet-14 -> ResNet-8, 350 + 420 it.
+
+``--scale x3`` triples stage 2 (and the baselines' budgets). Arms: ``paper``
+(the paper's recipe), the mmfsp options (``mean``, ``proj``, ``mean_proj``,
+``reset``...; see ARMS), ``alone`` (the student alone with the stage-2
+budget) and ``kd`` (Hinton KD with the stage-2 budget). Runs execute in
+``--workers`` processes with one thread each; a finished run (its
+``result.json``) is skipped; each result is added to ``--results`` as soon
+as it finishes.
+
+    python tools/fsp_ablation.py --arms paper mean proj alone kd --seeds 0
+    python tools/fsp_ablation.py --plan      # the runs, nothing trained
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import statistics
+import sys
+import time
+from typing import Dict, List, Optional
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TEACHER_CFG = 'configs/resnet/resnet26_fashion_mnist.py'
+TEACHER_ITERS = 1050
+TRAIN_IMAGES = 50000  # the first 50k; the last 10k are the validation split
+MEAN, STD = 72.94, 90.02  # the configs' data_preprocessor
+
+TEACHERS = {'r26': {}, 'r14': {'model.backbone.depth': 14}}
+SETTINGS = {
+    'r26_r8': dict(teacher='r26', stage1=350, stage2=420,
+                   fsp='configs/fsp/resnet26_resnet8_fashion_mnist.py',
+                   alone='configs/resnet/resnet8_fashion_mnist.py',
+                   kd='configs/kd/resnet26_resnet8_fashion_mnist.py'),
+    'r26_r26': dict(teacher='r26', stage1=350, stage2=350,
+                    fsp='configs/fsp/resnet26_fashion_mnist.py',
+                    alone='configs/resnet/resnet26_fashion_mnist_1k.py',
+                    kd='configs/kd/resnet26_fashion_mnist.py'),
+    'r14_r8': dict(teacher='r14', stage1=350, stage2=420,
+                   fsp='configs/fsp/resnet26_resnet8_fashion_mnist.py',
+                   alone='configs/resnet/resnet8_fashion_mnist.py',
+                   kd='configs/kd/resnet26_resnet8_fashion_mnist.py'),
+}
+SCALES = {'x1': 1, 'x3': 3}
+# What each FSP arm changes in the shipped FSP config (cfg keys as in
+# --cfg-options; 'hooks' are added to custom_hooks).
+ARMS: Dict[str, dict] = {
+    'paper': {},
+    'mean': {'model.distiller.fsp_loss.reduction': 'mean',
+             'optim_wrapper.optimizer.lr': 0.1},
+    'mean_lr01': {'model.distiller.fsp_loss.reduction': 'mean',
+                  'optim_wrapper.optimizer.lr': 0.01},
+    'proj': {'hooks': [dict(type='WeightNormProjectionHook')]},
+    'mean_proj': {'model.distiller.fsp_loss.reduction': 'mean',
+                  'optim_wrapper.optimizer.lr': 0.1,
+                  'hooks': [dict(type='WeightNormProjectionHook')]},
+    'reset': {'switch.rescale_weight_norms': True},
+}
+BASELINES = ('alone', 'kd')
+
+
+# ----------------------------------------------------------------- plan
+def teacher_key(name: str) -> str:
+    return f'teacher_{name}'
+
+
+def run_key(setting: str, scale: str, arm: str, seed: int) -> str:
+    return f'{setting}_{scale}_{arm}_seed{seed}'
+
+
+SMOKE = dict(teacher_iters=12, stage1=6, stage2=6, train_images=256,
+             eval_images=200)
+
+
+def build_plan(settings, scales, arms, seeds, smoke: bool = False
+               ) -> List[dict]:
+    """Teachers first, then every (setting, scale, arm, seed); each run
+    carries its iteration counts and data sizes (``smoke``: tiny ones, for
+    the tests)."""
+    unknown = [a for a in arms if a not in ARMS and a not in BASELINES]
+    if unknown:
+        raise SystemExit(f'unknown arms {unknown}; choose from '
+                         f'{sorted(ARMS) + list(BASELINES)}')
+    plan = []
+    for name in dict.fromkeys(SETTINGS[s]['teacher'] for s in settings):
+        plan.append(dict(key=teacher_key(name), kind='teacher',
+                         teacher=name, seed=0, **_budget(None, 1, smoke)))
+    for scale in scales:
+        for setting in settings:
+            for arm in arms:
+                for seed in seeds:
+                    plan.append(dict(key=run_key(setting, scale, arm, seed),
+                                     kind='student', setting=setting,
+                                     scale=scale, arm=arm, seed=seed,
+                                     **_budget(setting, SCALES[scale],
+                                               smoke)))
+    return plan
+
+
+def _budget(setting: Optional[str], factor: int, smoke: bool) -> dict:
+    if smoke:
+        out = dict(SMOKE)
+        out['stage2'] *= factor
+        return out
+    out = dict(teacher_iters=TEACHER_ITERS, train_images=TRAIN_IMAGES,
+               eval_images=0)
+    if setting is not None:
+        out.update(stage1=SETTINGS[setting]['stage1'],
+                   stage2=SETTINGS[setting]['stage2'] * factor)
+    return out
+
+
+# ------------------------------------------------------------- configs
+def _set(cfg, dotted: str, value) -> None:
+    cfg.merge_from_dict({dotted: value})
+
+
+def _common(cfg, run_dir: str, run: dict) -> None:
+    cfg.work_dir = run_dir
+    cfg.randomness = dict(seed=run['seed'])
+    cfg.log_level = 'WARNING'
+    cfg.train_dataloader.num_workers = 0
+    cfg.train_dataloader.persistent_workers = False
+    cfg.train_dataloader.dataset.indices = run['train_images']
+    cfg.train_dataloader.dataset.data_root = osp.join(REPO,
+                                                      'data/fashion_mnist')
+    # validation and test run in this tool on tensors (below)
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
+    total = cfg.train_cfg.max_iters
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=50,
+                                    log_metric_by_epoch=False)
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook',
+                                        by_epoch=False, interval=total,
+                                        max_keep_ckpts=1)
+    cfg.log_processor = dict(by_epoch=False, window_size=50)
+
+
+def teacher_config(run: dict, run_dir: str):
+    from mmengine.config import Config
+
+    from mmfsp.utils.schedule_scaling import scale_schedule
+    cfg = Config.fromfile(osp.join(REPO, TEACHER_CFG))
+    cfg.merge_from_dict(TEACHERS[run['teacher']])
+    scale_schedule(cfg, run['teacher_iters'])
+    _common(cfg, run_dir, run)
+    return cfg
+
+
+def student_config(run: dict, run_dir: str, teacher_ckpt: str):
+    from mmengine.config import Config
+
+    from mmfsp.utils.schedule_scaling import (scale_schedule,
+                                              scale_two_stage_schedule)
+    setting = SETTINGS[run['setting']]
+    arm = run['arm']
+    stage1, stage2 = run['stage1'], run['stage2']
+    path = setting[arm] if arm in BASELINES else setting['fsp']
+    cfg = Config.fromfile(osp.join(REPO, path))
+    teacher_depth = TEACHERS[setting['teacher']].get('model.backbone.depth')
+    if arm == 'alone':
+        scale_schedule(cfg, stage2)
+    elif arm == 'kd':
+        scale_schedule(cfg, stage2)
+        cfg.model.teacher_ckpt = teacher_ckpt
+        if teacher_depth:
+            cfg.model.teacher.backbone.depth = teacher_depth
+    else:
+        scale_two_stage_schedule(cfg, stage1, stage2)
+        cfg.model.teacher_ckpt = teacher_ckpt
+        if teacher_depth:
+            cfg.model.teacher.backbone.depth = teacher_depth
+        hooks = list(cfg.custom_hooks)
+        switch = next(h for h in hooks
+                      if h['type'] == 'DistillStageSwitchHook')
+        switch['save_checkpoint'] = False
+        for key, value in ARMS[arm].items():
+            if key == 'hooks':
+                hooks += [dict(h) for h in value]
+            elif key.startswith('switch.'):
+                switch[key[len('switch.'):]] = value
+            else:
+                _set(cfg, key, value)
+        cfg.custom_hooks = hooks
+    _common(cfg, run_dir, run)
+    return cfg
+
+
+# ---------------------------------------------------------- evaluation
+_DATA: dict = {}
+
+
+def _idx(path: str):
+    import numpy as np
+    with open(path, 'rb') as f:
+        data = f.read()
+    dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big')
+             for i in range(dims)]
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def eval_data(split: str, limit: int = 0):
+    """``(images, labels)`` tensors of 'val' (training images 50k-60k) or
+    'test' (the 10k test images), normalised as the configs do; the first
+    ``limit`` of them when ``limit`` > 0."""
+    import torch
+    if split not in _DATA:
+        root = osp.join(REPO, 'data/fashion_mnist')
+        prefix = 'train' if split == 'val' else 't10k'
+        x = _idx(osp.join(root, f'{prefix}-images-idx3-ubyte'))
+        y = _idx(osp.join(root, f'{prefix}-labels-idx1-ubyte'))
+        if split == 'val':
+            x, y = x[TRAIN_IMAGES:], y[TRAIN_IMAGES:]
+        x = (torch.from_numpy(x.copy()).float()[:, None] - MEAN) / STD
+        _DATA[split] = (x, torch.from_numpy(y.astype('int64')))
+    x, y = _DATA[split]
+    return (x[:limit], y[:limit]) if limit else (x, y)
+
+
+def accuracy(network, split: str, limit: int = 0) -> float:
+    """Top-1 accuracy (%) of a classifier on a split, in eval mode."""
+    import torch
+    x, y = eval_data(split, limit)
+    was_training = network.training
+    network.eval()
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(y), 1000):
+            logits = network(x[i:i + 1000], mode='tensor')
+            correct += int((logits.argmax(1) == y[i:i + 1000]).sum())
+    network.train(was_training)
+    return 100.0 * correct / len(y)
+
+
+def _probe_hook(switch: Optional[int], stage2: int, limit: int):
+    """A hook measuring the conv norm ratio at the end of stage 1 and the
+    accuracy after 10 % and 33 % of stage 2."""
+    from mmfsp.engine.hooks.conv_norm_hook import (ConvNormHook,
+                                                   student_network)
+
+    class Probe(ConvNormHook):
+        priority = 'LOW'  # after a projection step
+
+        def __init__(self) -> None:
+            super().__init__(meta_key='ablation_probe')
+            start = switch or 0
+            self.points = {start + max(1, round(stage2 * f)): tag
+                           for f, tag in ((0.1, '10'), (0.33, '33'))}
+            self.out: dict = {}
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None,
+                             outputs=None) -> None:
+            done = runner.iter + 1
+            if switch and done == switch:
+                ratios = [n / self.initial[k]
+                          for k, n in self.current_norms().items()]
+                self.out['norm_ratio_median'] = statistics.median(ratios)
+                self.out['norm_ratio_max'] = max(ratios)
+            if done in self.points:
+                tag = self.points[done]
+                net = student_network(runner)
+                self.out[f'val_acc_{tag}'] = accuracy(net, 'val', limit)
+                self.out[f'test_acc_{tag}'] = accuracy(net, 'test', limit)
+
+    return Probe()
+
+
+# ----------------------------------------------------------------- runs
+def execute(run: dict, work_dir: str) -> dict:
+    """Train one run (in a worker process) and return its result."""
+    import torch
+
+    import mmfsp  # noqa: F401
+    from mmfsp.engine.hooks.conv_norm_hook import student_network
+    from mmfsp.utils import build_runner
+    torch.set_num_threads(1)
+    run_dir = osp.join(work_dir, run['key'])
+    t0 = time.time()
+    limit = run['eval_images']
+    if run['kind'] == 'teacher':
+        cfg = teacher_config(run, run_dir)
+        probe = None
+    else:
+        setting = SETTINGS[run['setting']]
+        teacher = osp.join(work_dir, teacher_key(setting['teacher']),
+                           f'iter_{run["teacher_iters"]}.pth')
+        cfg = student_config(run, run_dir, teacher)
+        two_stage = run['arm'] not in BASELINES
+        probe = _probe_hook(run['stage1'] if two_stage else None,
+                            run['stage2'], limit)
+    runner = build_runner(cfg)
+    if probe is not None:
+        runner.register_hook(probe)
+    runner.train()
+    net = student_network(runner)
+    out = dict(run)
+    out.update(val_acc=accuracy(net, 'val', limit),
+               test_acc=accuracy(net, 'test', limit),
+               iters=int(cfg.train_cfg.max_iters),
+               seconds=round(time.time() - t0, 1), threads=1)
+    if probe is not None:
+        out.update(probe.out)
+    with open(osp.join(run_dir, 'result.json'), 'w') as f:
+        json.dump(out, f, indent=1)
+    return out
+
+
+def _finished(work_dir: str, key: str) -> Optional[dict]:
+    path = osp.join(work_dir, key, 'result.json')
+    if osp.isfile(path):
+        with open(path) as f:
+            return json.load(f)
+    return None
+
+
+def record(results_path: str, row: dict) -> None:
+    """Add (or replace) a student's row in the results JSON list."""
+    rows = []
+    if osp.isfile(results_path):
+        with open(results_path) as f:
+            rows = json.load(f)
+    row = {k: v for k, v in row.items() if k not in ('kind', 'key')}
+    ident = ('setting', 'scale', 'recipe', 'seed')
+    rows = [r for r in rows
+            if tuple(r.get(k) for k in ident) !=
+            tuple(row.get(k) for k in ident)]
+    rows.append(row)
+    rows.sort(key=lambda r: tuple(str(r.get(k)) for k in ident))
+    tmp = results_path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(rows, f, indent=1)
+    os.replace(tmp, results_path)
+
+
+def _as_row(result: dict) -> dict:
+    row = dict(result)
+    row['recipe'] = row.pop('arm')
+    row.setdefault('recommended', False)
+    return row
+
+
+def run_plan(plan: List[dict], work_dir: str, workers: int,
+             results_path: str) -> None:
+    import multiprocessing as mp
+    os.makedirs(work_dir, exist_ok=True)
+    todo = [r for r in plan if _finished(work_dir, r['key']) is None]
+    for r in plan:
+        done = _finished(work_dir, r['key'])
+        if done is not None and r['kind'] == 'student':
+            record(results_path, _as_row(done))
+    print(f'{len(plan) - len(todo)} of {len(plan)} runs finished before; '
+          f'{len(todo)} to train with {workers} workers', flush=True)
+    ctx = mp.get_context('spawn')
+    t0 = time.time()
+    with ctx.Pool(workers, maxtasksperchild=1) as pool:
+        for phase in ('teacher', 'student'):
+            runs = [r for r in todo if r['kind'] == phase]
+            jobs = [pool.apply_async(execute, (r, work_dir)) for r in runs]
+            for i, job in enumerate(jobs):
+                res = job.get()
+                if phase == 'student':
+                    record(results_path, _as_row(res))
+                print(f'[{time.time() - t0:7.0f} s] {res["key"]}: val '
+                      f'{res["val_acc"]:.2f} test {res["test_acc"]:.2f} '
+                      f'({res["seconds"]:.0f} s)', flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--settings', nargs='+', choices=sorted(SETTINGS),
+                        default=sorted(SETTINGS))
+    parser.add_argument('--scales', nargs='+', choices=sorted(SCALES),
+                        default=['x1'])
+    parser.add_argument('--arms', nargs='+',
+                        default=['paper', 'alone', 'kd'])
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0])
+    parser.add_argument('--workers', type=int,
+                        default=max(1, os.cpu_count() or 1))
+    parser.add_argument('--work-dir', default='work_dirs/fsp_ablation')
+    parser.add_argument('--results',
+                        default='docs/results/fsp_ablation.json')
+    parser.add_argument('--plan', action='store_true',
+                        help='print the runs, train nothing')
+    parser.add_argument('--smoke', action='store_true',
+                        help='tiny runs (a few iterations) to check the '
+                        'tool end to end')
+    args = parser.parse_args()
+    plan = build_plan(args.settings, args.scales, args.arms, args.seeds,
+                      args.smoke)
+    if args.plan:
+        for run in plan:
+            state = 'done' if _finished(args.work_dir, run['key']) else 'todo'
+            print(f'{state}  {run["key"]}')
+        return 0
+    run_plan(plan, args.work_dir, args.workers, args.results)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
