@@ -1,4 +1,5 @@
-"""Atomic local checkpoint writes (a stack fix applied when mmfsp is imported).
+"""Atomic local checkpoint writes (a stack fix; :func:`mmfsp.compat.install`
+applies it when mmfsp is imported).
 
 mmengine 0.10.7 writes a checkpoint by serialising it into memory and calling
 ``LocalBackend.put(bytes, path)``, which opens ``path`` with ``'wb'`` (that
@@ -167,7 +168,3 @@ def install_atomic_saves() -> None:
     LocalBackend.put_text = _atomic_put_text
     checkpoint_hook.open = _open_for_checkpoint_hook
     setattr(LocalBackend, _INSTALLED, True)
-
-
-# Importing this module (mmfsp/__init__.py does) applies the fix.
-install_atomic_saves()

@@ -1,0 +1,82 @@
+"""The stack fixes mmfsp applies to mmengine, in one idempotent call.
+
+``import mmfsp`` (or ``custom_imports=dict(imports=['mmfsp'])``) calls
+:func:`install` once; no other module patches anything when imported.
+
+1. Checkpoints load with ``weights_only=True`` and an allow-list
+   (:mod:`mmfsp.utils.safe_checkpoint`): mmengine 0.10 calls ``torch.load``
+   without it, which current PyTorch refuses for mmengine's own files, and
+   turning the check off would run any pickle.
+2. Local checkpoint writes are atomic (:mod:`mmfsp.utils.atomic_save`): a
+   job killed mid-save leaves the previous file, never a truncated one.
+3. A distillation checkpoint is refused by a plain classifier
+   (:func:`check_not_distill_checkpoint`): its keys are all under
+   ``architecture.`` / ``teacher.``, so mmengine would load nothing, warn
+   about missing keys and evaluate random weights.
+"""
+from mmengine.runner import checkpoint as _checkpoint_module
+from mmengine.runner import runner as _runner_module
+from torch import nn
+
+from mmfsp.utils.atomic_save import install_atomic_saves
+from mmfsp.utils.safe_checkpoint import install_safe_checkpoint_loaders
+
+DISTILL_PREFIXES = ('architecture.', 'teacher.')
+_INSTALLED = '_mmfsp_distill_guard'
+
+
+class DistillCheckpointError(ValueError):
+    """A distillation checkpoint was loaded into a plain classifier."""
+
+
+def check_not_distill_checkpoint(model: nn.Module, checkpoint) -> None:
+    """Raise :class:`DistillCheckpointError` when ``checkpoint`` holds a
+    distillation model (every weight under ``architecture.`` or
+    ``teacher.``) and ``model`` is not one (no ``architecture.`` weights)."""
+    state = checkpoint.get('state_dict', checkpoint) if isinstance(
+        checkpoint, dict) else None
+    if not isinstance(state, dict) or not state:
+        return
+    keys = [k[len('module.'):] if k.startswith('module.') else k
+            for k in state]
+    if not any(k.startswith(DISTILL_PREFIXES[0]) for k in keys) or \
+            not all(k.startswith(DISTILL_PREFIXES) or
+                    k.startswith('data_preprocessor.') for k in keys):
+        return
+    if any(k.startswith(DISTILL_PREFIXES[0]) for k in model.state_dict()):
+        return
+    raise DistillCheckpointError(
+        f'This checkpoint holds a distillation model (the student under '
+        f"'architecture.', the teacher under 'teacher.'), but the model "
+        f'being loaded is a plain {type(model).__name__}: none of its '
+        f'weights would be loaded and it would be evaluated with random '
+        f'ones. Take the student out first:\n'
+        f'    python tools/model_converters/convert_distill_ckpt.py '
+        f'DISTILL.pth student.pth\n'
+        f'and load student.pth, or load it in the config with '
+        f"init_cfg=dict(type='Pretrained', checkpoint='DISTILL.pth', "
+        f"prefix='architecture.').")
+
+
+def _guarded(load_to_model):
+    def load_checkpoint_to_model(model, checkpoint, *args, **kwargs):
+        check_not_distill_checkpoint(model, checkpoint)
+        return load_to_model(model, checkpoint, *args, **kwargs)
+
+    setattr(load_checkpoint_to_model, _INSTALLED, True)
+    load_checkpoint_to_model.__wrapped__ = load_to_model
+    return load_checkpoint_to_model
+
+
+def install() -> None:
+    """Apply the three fixes of the module docstring. Idempotent."""
+    install_safe_checkpoint_loaders()
+    install_atomic_saves()
+    original = _checkpoint_module._load_checkpoint_to_model
+    if not getattr(original, _INSTALLED, False):
+        guarded = _guarded(original)
+        # load_checkpoint (init_cfg Pretrained, load_from in tools) and
+        # Runner.load_checkpoint (--resume, load_from, tools/test.py) each
+        # look the function up in their own module
+        _checkpoint_module._load_checkpoint_to_model = guarded
+        _runner_module._load_checkpoint_to_model = guarded
