@@ -14,6 +14,9 @@
    ``architecture.`` / ``teacher.``, so mmengine would load nothing, warn
    about missing keys and evaluate random weights.
 """
+import re
+from typing import Sequence, Tuple
+
 from mmengine.runner import checkpoint as _checkpoint_module
 from mmengine.runner import runner as _runner_module
 from torch import nn
@@ -29,16 +32,22 @@ class DistillCheckpointError(ValueError):
     """A distillation checkpoint was loaded into a plain classifier."""
 
 
-def check_not_distill_checkpoint(model: nn.Module, checkpoint) -> None:
+def check_not_distill_checkpoint(
+        model: nn.Module,
+        checkpoint,
+        revise_keys: Sequence[Tuple[str, str]] = ((r'^module\.', ''), )
+) -> None:
     """Raise :class:`DistillCheckpointError` when ``checkpoint`` holds a
     distillation model (every weight under ``architecture.`` or
-    ``teacher.``) and ``model`` is not one (no ``architecture.`` weights)."""
+    ``teacher.`` once mmengine's ``revise_keys`` are applied) and ``model``
+    is not one (no ``architecture.`` weights)."""
     state = checkpoint.get('state_dict', checkpoint) if isinstance(
         checkpoint, dict) else None
     if not isinstance(state, dict) or not state:
         return
-    keys = [k[len('module.'):] if k.startswith('module.') else k
-            for k in state]
+    keys = list(state)
+    for pattern, replacement in revise_keys:
+        keys = [re.sub(pattern, replacement, k) for k in keys]
     if not any(k.startswith(DISTILL_PREFIXES[0]) for k in keys) or \
             not all(k.startswith(DISTILL_PREFIXES) or
                     k.startswith('data_preprocessor.') for k in keys):
@@ -59,9 +68,13 @@ def check_not_distill_checkpoint(model: nn.Module, checkpoint) -> None:
 
 
 def _guarded(load_to_model):
-    def load_checkpoint_to_model(model, checkpoint, *args, **kwargs):
-        check_not_distill_checkpoint(model, checkpoint)
-        return load_to_model(model, checkpoint, *args, **kwargs)
+    def load_checkpoint_to_model(model,
+                                 checkpoint,
+                                 strict=False,
+                                 logger=None,
+                                 revise_keys=[(r'^module\.', '')]):
+        check_not_distill_checkpoint(model, checkpoint, revise_keys)
+        return load_to_model(model, checkpoint, strict, logger, revise_keys)
 
     setattr(load_checkpoint_to_model, _INSTALLED, True)
     load_checkpoint_to_model.__wrapped__ = load_to_model

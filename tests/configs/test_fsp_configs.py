@@ -149,7 +149,7 @@ def test_real_stage1_on_fashion_mnist_lowers_fsp_loss(
     # The student of the stage-1 checkpoint, as a plain checkpoint, loads in
     # the plain student config: tools/test.py evaluates it.
     student = tmp_path / 'student.pth'
-    run_tool('convert_distill_ckpt.py',
+    run_tool('model_converters/convert_distill_ckpt.py',
              [work_dir / 'iter_30.pth', student], monkeypatch)
     state = torch.load(student, weights_only=True)['state_dict']
     plain = MODELS.build(
@@ -236,7 +236,8 @@ def test_whole_algorithm_on_fashion_mnist(tmp_path, monkeypatch,
                            students[1]['head.fc.weight'])
 
     student = tmp_path / 'student.pth'
-    run_tool('convert_distill_ckpt.py', [run_dir / 'iter_40.pth', student],
+    run_tool('model_converters/convert_distill_ckpt.py',
+             [run_dir / 'iter_40.pth', student],
              monkeypatch)
     capsys.readouterr()
     run_tool('test.py', [

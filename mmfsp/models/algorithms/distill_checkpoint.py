@@ -4,7 +4,7 @@ A :class:`~mmfsp.models.algorithms.SingleTeacherDistill` checkpoint holds the
 student under the prefix ``architecture.`` (and, before the stage switch, the
 teacher under ``teacher.``). :func:`student_state_dict` takes the student
 out, so that the plain student config (an mmpretrain ``ImageClassifier``)
-loads it: ``tools/convert_distill_ckpt.py`` writes such a file, and
+loads it: ``tools/model_converters/convert_distill_ckpt.py`` writes such a file, and
 ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='architecture.')``
 does the same on the fly. :func:`load_teacher_weights` loads a teacher from a
 plain classifier checkpoint or from a distillation checkpoint (its student:

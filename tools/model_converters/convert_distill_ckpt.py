@@ -2,7 +2,7 @@
 checkpoint, loadable by the student's own config (tools/test.py, load_from,
 or a later generation's teacher_ckpt).
 
-    python tools/convert_distill_ckpt.py \
+    python tools/model_converters/convert_distill_ckpt.py \
         work_dirs/resnet26_cifar10/iter_42000.pth \
         work_dirs/resnet26_cifar10/student_final.pth
     python tools/test.py configs/resnet/resnet26_cifar10_21k.py \
