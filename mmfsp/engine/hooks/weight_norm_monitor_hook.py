@@ -18,7 +18,7 @@ class WeightNormMonitorHook(ConvNormHook):
       weights (recorded at the start of training, kept in checkpoints);
     - ``eff_lr/<conv>``: the effective learning rate ``lr / ||w||^2`` of its
       parameter group;
-    - ``bn_gamma/<bn>``: the mean ``|gamma|`` of the batch norm it feeds;
+    - ``bn_gamma/<conv>``: the mean ``|gamma|`` of the batch norm it feeds;
 
     and the summaries ``wnorm_median``, ``wnorm_max``, ``eff_lr_median``,
     ``bn_gamma_median`` and ``stage``, to the visualizer's scalars
