@@ -4,7 +4,8 @@
 
 The config's ``model`` (the student, for a distillation config) becomes the
 member of an ``EnsembleClassifier`` with one member per checkpoint; its test
-dataloader and evaluator are used as they are.
+dataloader and evaluator are used as they are
+(``mmfsp.models.classifiers.ensemble_test_config``).
 """
 import argparse
 
@@ -29,15 +30,10 @@ def parse_args() -> argparse.Namespace:
 def main() -> dict:
     args = parse_args()
     import mmfsp  # noqa: F401
-    from mmfsp.models.classifiers import ensemble_model_cfg
+    from mmfsp.models.classifiers import ensemble_test_config
     from mmfsp.utils import build_runner, setup_cpu_distributed
-    cfg = load_config(args)
-    cfg.model = ensemble_model_cfg(
-        cfg.model, args.checkpoints,
-        cfg.model.get('data_preprocessor') or cfg.get('data_preprocessor'))
+    cfg = ensemble_test_config(load_config(args), args.checkpoints)
     apply_common_args(cfg, args, work_dir_suffix='_ensemble')
-    cfg.load_from = None
-    cfg.resume = False
     apply_dataloader_args(cfg, ('test_dataloader', ))
     add_dump_results(cfg, args.out)
     setup_cpu_distributed(cfg, args.launcher)

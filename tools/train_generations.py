@@ -1,4 +1,5 @@
-"""Train a network in generations (tolerant teacher, SPEC section 6).
+"""Train a network in generations with a tolerant teacher (Yang et al.,
+AAAI 2019; docs/generations.md).
 
     python tools/train_generations.py CONFIG [--generations N] [--work-dir DIR]
         [--launcher none|pytorch|slurm|mpi] [--cfg-options ...] [--resume]
@@ -6,14 +7,21 @@
 Generation 0 (the patriarch) is trained on the labels, every later one learns
 from the previous one; after each generation it is tested alone and as the
 ensemble of generations 0..g, and ``summary.md`` / ``summary.json`` in the work
-dir hold the table. The config and the work dir layout are described in
-:mod:`mmfsp.engine.generations`, which does the work.
+dir hold the table. The work is done by the ``generations`` package next to
+this file (tools/generations/).
 """
 import argparse
 import os.path as osp
+import sys
 
 from mmfsp.utils.tool_args import (add_launch_args, add_work_dir_arg,
                                    load_config, parse_tool_args)
+
+# tools/ is not a package: make tools/generations importable however this
+# file is run (python tools/..., torchrun, runpy).
+_TOOLS_DIR = osp.dirname(osp.abspath(__file__))
+if _TOOLS_DIR not in sys.path:
+    sys.path.insert(0, _TOOLS_DIR)
 
 
 def parse_args() -> argparse.Namespace:
@@ -43,7 +51,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> dict:
     args = parse_args()
     import mmfsp  # noqa: F401  registers modules, installs safe loaders
-    from mmfsp.engine.generations import train_generations
+    from generations import train_generations
     from mmfsp.utils import check_dataset_files
     from mmfsp.utils.config_check import check_config
     cfg = load_config(args)

@@ -2,19 +2,25 @@
 and tools/train_generations.py on a small real Fashion-MNIST subset."""
 import json
 import struct
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config
 
-from mmfsp.engine.generations import (DONE_FILE, GenerationSettings,
-                                      GenerationsError,
-                                      build_generation_config,
-                                      build_test_config, summary_markdown,
-                                      summary_rows)
 from mmfsp.registry import MODELS
 from tests.conftest import FAST_TRAIN_OPTIONS, REPO_ROOT, run_tool
+
+
+# tools/ is not a package: import tools/generations the way
+# tools/train_generations.py does (its folder on sys.path), so that the tool
+# run in-process below raises the very GenerationsError imported here.
+if str(REPO_ROOT / 'tools') not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT / 'tools'))
+from generations import (DONE_FILE, GenerationSettings,  # noqa: E402
+                         GenerationsError, build_generation_config,
+                         build_test_config, summary_markdown, summary_rows)
 
 TOLERANT = REPO_ROOT / 'configs' / 'tolerant'
 FASHION_D06 = 'configs/tolerant/resnet8_fashion_mnist_eta06_lam06.py'

@@ -1,8 +1,9 @@
-# Training in generations (SPEC section 6; mmfsp.engine.generations), read by
-# tools/train_generations.py. The paper's setting D(eta, lam): eta = label
-# weight of the teacher loss eta*CE + (1-eta)*TSD, lam = weight of
-# KL(p_T || p_S) in the student loss (1-lam)*<label term> + lam*KL. These
-# defaults are D(1.0, 0.0): plain training in every generation.
+# Training in generations (Yang et al., AAAI 2019; docs/generations.md), read
+# by tools/train_generations.py (tools/generations/). The paper's setting
+# D(eta, lam): eta = label weight of the teacher loss eta*CE + (1-eta)*TSD,
+# lam = weight of KL(p_T || p_S) in the student loss
+# (1-lam)*<label term> + lam*KL. These defaults are D(1.0, 0.0): plain
+# training in every generation.
 generations = dict(
     num_generations=5,  # generation 0 (the patriarch) .. 4
     eta=1.0,

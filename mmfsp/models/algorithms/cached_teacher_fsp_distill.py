@@ -2,41 +2,11 @@
 
 Yim et al., "A Gift from Knowledge Distillation" (CVPR 2017), section 4.1:
 stage 1 took 35 s per 100 iterations against 16 s for plain training, and
-19 s when the teacher's FSP matrices were stored instead of recomputed. The
-frozen teacher gives the same matrices for the same image every time, so
-:class:`CachedTeacherFSPDistill` runs the teacher only for samples it has
-not seen yet and keeps their teacher-side loss inputs (for FSP: the
-teacher's FSP matrices, shuffled ones for a shuffled-FSP distiller) in a
-per-sample cache keyed by the dataset index ``sample_idx`` (mmengine's
-``BaseDataset`` puts it in every data sample; mmpretrain's ``PackInputs``
-keeps it by default). From the second epoch on, stage 1 needs no teacher
-forward pass at all.
-
-Correctness conditions, all checked:
-
-* the training data path is deterministic: no random transform in the
-  dataset's pipeline and no batch augmentation (checked by
-  :class:`~mmfsp.engine.hooks.TeacherFSPCacheHook` at the start of training;
-  the model refuses to cache until this check has passed);
-* the teacher is frozen and in eval mode (``teacher_trainable=False``,
-  ``teacher_norm_eval=True``), so a sample's teacher output does not depend
-  on its batch;
-* the distiller is an :class:`~mmfsp.models.distillers.FSPDistiller`, which
-  can serve the teacher's data from the cache.
-
-Memory: the cache lives on the CPU, in the dtype the teacher's data comes
-in (float32 normally, float16 under AMP), one row per training sample. Per
-sample it costs the sum over the pairs of ``m_i * n_i`` elements: for a
-CIFAR ResNet of width ``w`` with the three default pairs
-``(16w)^2 + 16w * 32w + 32w * 64w = 2816 w^2`` elements, i.e. 11 KiB per
-sample for ResNet-26 / ResNet-8 in float32 (537 MiB for CIFAR's 50k training
-images, 644 MiB for Fashion-MNIST's 60k) and 176 KiB for the 4x-wide
-CIFAR-100 nets (8.4 GiB for 50k). In distributed training every process
-keeps its own cache of the samples it has seen (up to the whole set per
-process, since the sampler reshuffles across processes each epoch).
-``teacher_cache.bytes_per_sample`` reports the exact figure, logged at the
-first fill. Only the stages in ``cache_stages`` (stage 1) use the cache; it
-is dropped when the model leaves them or frees its teacher.
+19 s with the teacher's FSP matrices stored. A frozen teacher gives the same
+matrices for the same image every time, so they are kept per training sample
+(keyed by the dataset index ``sample_idx``) and the teacher runs only for
+samples not seen yet. Conditions (all checked) and memory: docs/baselines.md
+("Teacher-FSP cache").
 """
 from typing import ContextManager, Dict, List, Optional, Sequence
 
@@ -44,9 +14,11 @@ import torch
 from mmengine.logging import MMLogger
 from torch import Tensor
 
-from mmfsp.datasets.pipeline_check import (check_deterministic_training,
+from mmfsp.datasets.pipeline_check import (NondeterministicPipelineError,
+                                           check_deterministic_training,
                                            describe_pipeline)
 from mmfsp.registry import MODELS
+from mmfsp.utils.config_check import get_entry
 from ..distillers.fsp_distiller import FSPDistiller, SpecKey
 from .single_teacher_distill import SingleTeacherDistill
 
@@ -155,11 +127,22 @@ class CachedTeacherFSPDistill(SingleTeacherDistill):
     per training sample (see the module docstring). Same arguments, plus:
 
     Args:
-        cache_stages (Sequence[int]): the stages that use the cache.
+        cache_stages (Sequence[int]): The stages that use the cache.
             Defaults to ``(1, )``.
 
     Train it with ``custom_hooks=[dict(type='TeacherFSPCacheHook')]``, which
     checks the training data path at the start of training.
+
+    Example:
+        >>> model = dict(
+        >>>     type='CachedTeacherFSPDistill',
+        >>>     distiller=dict(type='FSPDistiller', fsp_pairs=[...]),
+        >>>     ...)  # the other arguments of SingleTeacherDistill
+        >>> custom_hooks = [
+        >>>     dict(type='DistillStageSwitchHook', switch_iter=21000,
+        >>>          stage_lr=0.1),
+        >>>     dict(type='TeacherFSPCacheHook'),
+        >>> ]
     """
 
     def __init__(self, *args, cache_stages: Sequence[int] = (1, ),
@@ -187,6 +170,29 @@ class CachedTeacherFSPDistill(SingleTeacherDistill):
         #: description of the verified training data path, None until
         #: :meth:`verify_training_data` has passed
         self.cache_verified: Optional[str] = None
+
+    @classmethod
+    def check_config(cls, cfg, key: str) -> List[str]:
+        """:meth:`SingleTeacherDistill.check_config`, plus: the training
+        data path of a model that caches must be deterministic (no random
+        transform in ``train_dataloader.dataset``'s pipeline, no batch
+        augment in the data preprocessor)."""
+        errors = super().check_config(cfg, key)
+        model = get_entry(cfg, key)
+        loader = cfg.get('train_dataloader')
+        if not isinstance(model, dict) or not model.get(
+                'cache_stages', (1, )) or not isinstance(loader, dict) or \
+                loader.get('dataset') is None:
+            return errors
+        try:
+            check_deterministic_training(
+                loader['dataset'],
+                model.get('data_preprocessor')
+                or cfg.get('data_preprocessor'),
+                purpose='The teacher-FSP cache (CachedTeacherFSPDistill)')
+        except NondeterministicPipelineError as err:
+            errors.append(str(err))
+        return errors
 
     # ------------------------------------------------------------ set-up
     def verify_training_data(self, dataset, data_preprocessor=None) -> None:

@@ -1,25 +1,26 @@
 """Checkpoints of a distillation model: its student, its teacher.
 
 A :class:`~mmfsp.models.algorithms.SingleTeacherDistill` checkpoint holds the
-student under the prefix ``architecture.`` (and, before the stage switch, the
-teacher under ``teacher.``). :func:`student_state_dict` takes the student
-out, so that the plain student config (an mmpretrain ``ImageClassifier``)
-loads it: ``tools/model_converters/convert_distill_ckpt.py`` writes such a file, and
+student under the prefix ``architecture.`` (:data:`STUDENT_PREFIX`) and,
+before the stage switch, the teacher under ``teacher.``.
+:func:`student_state_dict` is the one function that takes the student out
+(used by :func:`load_teacher_weights`, :func:`convert_distill_checkpoint`,
+``EnsembleClassifier`` and tools/train_generations.py), so that the plain
+student config (an mmpretrain ``ImageClassifier``) loads it. In a config,
 ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='architecture.')``
-does the same on the fly. :func:`load_teacher_weights` loads a teacher from a
-plain classifier checkpoint or from a distillation checkpoint (its student:
-the next generation's teacher). Files are read through mmengine's
-``CheckpointLoader``, i.e. mmfsp's ``weights_only=True`` loaders.
+(mmengine's ``_load_checkpoint_with_prefix``) does the same on the fly.
+Files are read through mmengine's ``CheckpointLoader``, i.e. mmfsp's
+``weights_only=True`` loaders. See docs/fsp.md and docs/generations.md.
 """
-import glob
-import os
 import os.path as osp
 from collections import OrderedDict
 from typing import Optional
 
-from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
+from mmengine.runner.checkpoint import (_load_checkpoint, load_state_dict,
+                                        save_checkpoint)
 from torch import nn
 
+#: where mmfsp's distillation algorithms keep the student in a checkpoint
 STUDENT_PREFIX = 'architecture.'
 
 
@@ -27,47 +28,62 @@ class MissingTeacherCheckpointError(FileNotFoundError):
     """The teacher checkpoint of a distillation config does not exist."""
 
 
-def _state_dict(checkpoint: dict) -> dict:
+def student_state_dict(checkpoint: dict,
+                       prefix: Optional[str] = STUDENT_PREFIX,
+                       plain_ok: bool = False) -> OrderedDict:
+    """The student's weights in a checkpoint, as a plain classifier's state
+    dict.
+
+    Args:
+        checkpoint (dict): a checkpoint (a dict with a ``state_dict``) or a
+            state dict. ``module.`` prefixes (a checkpoint saved from a
+            DDP-wrapped model) are stripped first.
+        prefix (str, optional): the key prefix of the student; None takes
+            every key as it is. Defaults to 'architecture.'.
+        plain_ok (bool): when no key starts with ``prefix``, return the
+            state dict as it is (a plain classifier checkpoint) instead of
+            raising. Defaults to False.
+
+    Returns:
+        OrderedDict: the entries under ``prefix``, without it.
+
+    Raises:
+        KeyError: no key starts with ``prefix`` and ``plain_ok`` is False.
+        TypeError: ``checkpoint`` is not a dict.
+    """
     state = checkpoint.get('state_dict', checkpoint) if isinstance(
         checkpoint, dict) else checkpoint
     if not isinstance(state, dict):
         raise TypeError(f'not a checkpoint: {type(checkpoint).__name__}')
-    return OrderedDict(
+    state = OrderedDict(
         (k[len('module.'):] if k.startswith('module.') else k, v)
         for k, v in state.items())
-
-
-def student_state_dict(state_dict: dict,
-                       prefix: str = STUDENT_PREFIX) -> OrderedDict:
-    """The entries of ``state_dict`` under ``prefix``, without it."""
-    student = OrderedDict((k[len(prefix):], v) for k, v in state_dict.items()
+    if not prefix:
+        return state
+    student = OrderedDict((k[len(prefix):], v) for k, v in state.items()
                           if k.startswith(prefix))
-    if not student:
-        raise KeyError(f'no key starts with {prefix!r}: this is not a '
-                       f'distillation checkpoint (first keys: '
-                       f'{list(state_dict)[:5]})')
-    return student
+    if student:
+        return student
+    if plain_ok:
+        return state
+    raise KeyError(f'no key starts with {prefix!r}: this is not a '
+                   f'distillation checkpoint (first keys: {list(state)[:5]})')
 
 
 def _train_hint(filename: str) -> str:
     """How to make ``filename``: tools/train.py writes
-    ``work_dirs/<config name>/iter_N.pth``, so look for that config."""
-    name = osp.basename(osp.dirname(osp.normpath(filename)))
-    roots = [os.getcwd(), osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-        osp.abspath(__file__)))))]
-    for root in roots:
-        # Plain classifier configs (configs/resnet/) before distillation
-        # configs that share the name.
-        found = sorted(
-            glob.glob(osp.join(root, 'configs', '**', f'{name}.py'),
-                      recursive=True),
-            key=lambda p: (osp.basename(osp.dirname(p)) != 'resnet', p))
-        if name and found:
-            return (f'Train the teacher first: python tools/train.py '
-                    f'{osp.relpath(found[0], os.getcwd())} (it writes '
-                    f'work_dirs/{name}/iter_<max_iters>.pth)')
-    return ('Train the teacher first with its plain config: python '
-            'tools/train.py configs/resnet/<teacher config>.py')
+    ``work_dirs/<config name>/iter_N.pth``, so the teacher's config is the
+    one named after the work dir (plain classifiers are in configs/resnet/).
+    The name is derived from the path alone; no folder is searched."""
+    name = osp.basename(osp.dirname(osp.normpath(filename))) if filename \
+        else ''
+    if name in ('', '.', '..'):
+        return ('Train the teacher first with its plain config: python '
+                'tools/train.py configs/resnet/<teacher config>.py')
+    return (f'Train the teacher first: python tools/train.py '
+            f'configs/resnet/{name}.py (or the configs/**/{name}.py that '
+            f'wrote that work dir: tools/train.py writes '
+            f'work_dirs/<config name>/iter_<max_iters>.pth)')
 
 
 class TeacherClassesMismatchError(RuntimeError):
@@ -122,9 +138,8 @@ def load_teacher_weights(teacher: nn.Module,
         raise MissingTeacherCheckpointError(
             f'Teacher checkpoint {filename!r} does not exist. '
             f'{_train_hint(filename)}, {override}.')
-    state = _state_dict(_load_checkpoint(filename, map_location=map_location))
-    if any(k.startswith(STUDENT_PREFIX) for k in state):
-        state = student_state_dict(state)
+    state = student_state_dict(
+        _load_checkpoint(filename, map_location=map_location), plain_ok=True)
     _check_num_classes(teacher, state, filename)
     try:
         load_state_dict(teacher, state, strict=True)
@@ -134,16 +149,33 @@ def load_teacher_weights(teacher: nn.Module,
             f'config (model.teacher): {err}') from err
 
 
-def convert_distill_checkpoint(src: str, dst: str) -> dict:
+def convert_distill_checkpoint(src: str,
+                               dst: str,
+                               meta: Optional[dict] = None,
+                               plain_ok: bool = False) -> dict:
     """Write the student of distillation checkpoint ``src`` to ``dst`` as a
-    plain classifier checkpoint (``state_dict`` + ``meta``); returns it."""
-    from mmengine.runner.checkpoint import save_checkpoint
+    plain classifier checkpoint (``state_dict`` and ``meta`` only).
+
+    Args:
+        src (str): the distillation checkpoint.
+        dst (str): the file to write.
+        meta (dict, optional): the ``meta`` to write. Defaults to ``src``'s
+            meta without its ``config`` (the distillation config, not the
+            student's), plus ``converted_from``.
+        plain_ok (bool): accept a plain classifier checkpoint as ``src``
+            (its weights are written as they are); see
+            :func:`student_state_dict`. Defaults to False.
+
+    Returns:
+        dict: what was written.
+    """
     checkpoint = _load_checkpoint(src, map_location='cpu')
-    student = student_state_dict(_state_dict(checkpoint))
-    meta = dict(checkpoint.get('meta', {})) if isinstance(checkpoint,
-                                                          dict) else {}
-    meta.pop('config', None)  # the distillation config, not the student's
-    meta['converted_from'] = osp.basename(src)
+    student = student_state_dict(checkpoint, plain_ok=plain_ok)
+    if meta is None:
+        meta = dict(checkpoint.get('meta', {})) if isinstance(
+            checkpoint, dict) else {}
+        meta.pop('config', None)
+        meta['converted_from'] = osp.basename(src)
     out = dict(meta=meta, state_dict=student)
     save_checkpoint(out, dst)
     return out

@@ -1,26 +1,9 @@
 """Distillation from one frozen teacher, in stages (MMRazor's
-``SingleTeacherDistill``, smaller), running Algorithm 1 of the FSP paper.
-
-Yim et al., "A Gift from Knowledge Distillation" (CVPR 2017), Algorithm 1:
-stage 1 trains the student's weights to minimise the FSP loss against a
-frozen, pre-trained teacher (the classifier head gets no loss); stage 2
-trains the student, initialised by stage 1, on the task loss alone (softmax
-cross-entropy), without the teacher. :class:`DistillStageSwitchHook` moves
-from one stage to the next during one training run.
-
-Data path of one training step: data preprocessor -> teacher (eval mode, no
-gradient) and student forward passes with the distiller's recorders on ->
-distiller (connectors, distill losses) -> one loss dict, keys prefixed
-``distill.`` and ``student.``.
-
-What each stage computes is configured by ``stages``, a list of
-``dict(student_loss=bool, distill_losses='all' | [names])``, stage ``k``
-being entry ``k - 1``. The teacher runs only in stages with a distill loss.
-Default: a single stage with the student's loss and all distill losses
-(Hinton KD, generations). FSP: ``[dict(student_loss=False,
-distill_losses='all'), dict(student_loss=True, distill_losses=[])]``. FitNet:
-``[dict(student_loss=False, distill_losses=['loss_hint']),
-dict(student_loss=True, distill_losses=['loss_kd'])]``.
+``SingleTeacherDistill``, smaller): Algorithm 1 of Yim et al., "A Gift from
+Knowledge Distillation" (CVPR 2017) with :class:`DistillStageSwitchHook`,
+and any single-teacher loss (KD, FitNet, tolerant-teacher generations of
+Yang et al., AAAI 2019). Stages and loss keys: docs/fsp.md ("Other
+distillation losses through the same model").
 """
 import contextlib
 import copy
@@ -33,6 +16,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmfsp.registry import MODELS
+from mmfsp.utils.config_check import get_entry, type_name
 from .distill_checkpoint import load_teacher_weights
 
 _STAGE_KEYS = {'student_loss', 'distill_losses'}
@@ -63,41 +47,136 @@ def _has_pretrained_init(cfg) -> bool:
     return False
 
 
+def _stage_errors(stages: List[dict],
+                  known: Optional[List[str]] = None) -> List[str]:
+    """What is wrong with a ``stages`` list; the distill loss names are
+    checked against ``known`` when given."""
+    if not stages:
+        return ['stages must list at least one stage']
+    errors = []
+    for k, cfg in enumerate(stages, start=1):
+        if not isinstance(cfg, dict):
+            errors.append(f'stage {k} must be a dict, got {cfg!r}')
+            continue
+        if set(cfg) - _STAGE_KEYS:
+            errors.append(f'stage {k} has unknown keys '
+                          f'{sorted(set(cfg) - _STAGE_KEYS)}; '
+                          f'allowed: {sorted(_STAGE_KEYS)}')
+            continue
+        names = cfg.get('distill_losses', 'all')
+        if names == 'all':
+            names = list(known) if known is not None else ['all']
+        names = list(names or [])
+        unknown = [n for n in names if n not in known] \
+            if known is not None else []
+        if unknown:
+            errors.append(f'stage {k} names distill losses {unknown} that '
+                          f'the distiller does not have: {known}')
+        elif not cfg.get('student_loss', True) and not names:
+            errors.append(f'stage {k} computes no loss at all')
+    return errors
+
+
+def _recorder_sources(recorders: dict, names: List[str]) -> List[str]:
+    out = []
+    for name in names:
+        recorder = recorders.get(name)
+        if isinstance(recorder, dict) and \
+                type_name(recorder.get('type')) == 'ModuleOutputs':
+            out.append(str(recorder.get('source', '')))
+    return out
+
+
+def _logits_class_errors(model: dict, key: str) -> List[str]:
+    """A logits loss must pair heads with the same number of classes."""
+    student, teacher = model.get('architecture'), model.get('teacher')
+    distiller = model.get('distiller')
+    if not all(isinstance(x, dict) for x in (student, teacher, distiller)):
+        return []
+    s_classes = (student.get('head') or {}).get('num_classes')
+    t_classes = (teacher.get('head') or {}).get('num_classes')
+    if s_classes is None or t_classes is None or s_classes == t_classes:
+        return []
+    s_rec = dict(distiller.get('student_recorders') or {})
+    t_rec = dict(distiller.get('teacher_recorders') or {})
+    losses = dict(distiller.get('distill_losses') or {})
+    errors = []
+    for name, mapping in dict(distiller.get('loss_forward_mappings')
+                              or {}).items():
+        s_names, t_names = [], []
+        for specs in dict(mapping or {}).values():
+            specs = specs if isinstance(specs, (list, tuple)) else [specs]
+            for spec in (s for s in specs if isinstance(s, dict)):
+                rec = spec.get('recorder')
+                names = [rec] if isinstance(rec, str) else list(rec or [])
+                (s_names if spec.get('from_student') else t_names).extend(
+                    names)
+        if 'head.fc' in _recorder_sources(s_rec, s_names) and \
+                'head.fc' in _recorder_sources(t_rec, t_names):
+            loss_type = type_name((losses.get(name) or {}).get('type'))
+            errors.append(
+                f'Distill loss {name!r} ({loss_type}) compares the logits '
+                f'(head.fc outputs) of a student with {s_classes} classes '
+                f'({key}.architecture.head.num_classes) and a teacher with '
+                f'{t_classes} ({key}.teacher.head.num_classes). Both must '
+                f'be the number of classes of the dataset: set the wrong '
+                f'one (and use a teacher checkpoint trained for it).')
+    return errors
+
+
 @MODELS.register_module()
 class SingleTeacherDistill(BaseModel):
     """A student (``architecture``) distilled from one teacher.
 
     Args:
-        architecture (dict): the student, a plain classifier config (e.g. an
+        architecture (dict): The student, a plain classifier config (e.g. an
             mmpretrain ``ImageClassifier``), the same as its standalone
             config's ``model``.
-        teacher (dict): the teacher's classifier config.
-        distiller (dict): a :class:`ConfigurableDistiller` config.
-        teacher_ckpt (str, optional): the trained teacher's checkpoint (a
+        teacher (dict): The teacher's classifier config.
+        distiller (dict): A :class:`ConfigurableDistiller` config.
+        teacher_ckpt (str, optional): The trained teacher's checkpoint (a
             plain one, or a distillation checkpoint whose student is taken),
             loaded strictly with ``weights_only=True``. Required unless the
             teacher is trainable or its config has a ``Pretrained``
-            init_cfg.
-        teacher_trainable (bool): let distill losses train the teacher.
+            init_cfg. Defaults to None.
+        teacher_trainable (bool): Let distill losses train the teacher.
             Defaults to False: the teacher's parameters do not require grad
             and it runs under ``torch.no_grad()``.
-        teacher_norm_eval (bool): keep the teacher's normalisation layers in
+        teacher_norm_eval (bool): Keep the teacher's normalisation layers in
             eval mode (running statistics frozen). A frozen teacher
             (``teacher_trainable=False``) is then kept entirely in eval mode.
             Defaults to True.
-        stages (list[dict], optional): what each stage computes, see the
-            module docstring.
-        stage (int): the stage to start in (1-based). Defaults to 1.
-        student_loss_weight (float): factor on the student's loss entries.
-        distill_loss_weight (float): factor on the distill loss entries.
+        stages (list[dict], optional): What each stage computes: stage
+            ``k`` is entry ``k - 1``, ``dict(student_loss=bool,
+            distill_losses='all' | [names])``; the teacher runs only in
+            stages with a distill loss. Defaults to None: one stage with the
+            student's loss and every distill loss.
+        stage (int): The stage to start in (1-based). Defaults to 1.
+        student_loss_weight (float): Factor on the student's loss entries.
+            Defaults to 1.0.
+        distill_loss_weight (float): Factor on the distill loss entries.
+            Defaults to 1.0.
         dummy_input_shape (Sequence[int], optional): ``(C, H, W)`` of one
             input image. If given, a forward pass of two such zero images
             through teacher and student at build time checks every distill
             loss's paired shapes, so that a configuration error (paired
             layers with different channels) is raised before training.
-        data_preprocessor (dict, optional): the data preprocessor;
-            ``ClsDataPreprocessor`` by default.
-        init_cfg (dict, optional): initialisation config.
+            Defaults to None.
+        data_preprocessor (dict, optional): The data preprocessor.
+            Defaults to None: ``ClsDataPreprocessor``.
+        init_cfg (dict, optional): The initialisation config. Defaults to
+            None.
+
+    Example:
+        >>> # FSP (Algorithm 1): stage 1 FSP loss only, stage 2 CE only
+        >>> model = dict(
+        >>>     type='SingleTeacherDistill',
+        >>>     architecture=dict(type='ImageClassifier', ...),
+        >>>     teacher=dict(type='ImageClassifier', ...),
+        >>>     teacher_ckpt='work_dirs/resnet26_cifar10/iter_64000.pth',
+        >>>     distiller=dict(type='ConfigurableDistiller', fsp_pairs=[...]),
+        >>>     stages=[dict(student_loss=False, distill_losses='all'),
+        >>>             dict(student_loss=True, distill_losses=[])])
     """
 
     def __init__(self,
@@ -164,28 +243,33 @@ class SingleTeacherDistill(BaseModel):
     def _check_stages(self, stages: Optional[List[dict]]) -> List[dict]:
         if stages is None:
             stages = [dict(student_loss=True, distill_losses='all')]
-        if not stages:
-            raise ValueError('stages must list at least one stage')
-        checked = []
+        errors = _stage_errors(stages, self.distiller.loss_names)
+        if errors:
+            raise ValueError(errors[0])
         known = self.distiller.loss_names
-        for k, cfg in enumerate(stages, start=1):
-            cfg = dict(cfg)
-            if set(cfg) - _STAGE_KEYS:
-                raise ValueError(f'stage {k} has unknown keys '
-                                 f'{sorted(set(cfg) - _STAGE_KEYS)}; '
-                                 f'allowed: {sorted(_STAGE_KEYS)}')
+        checked = []
+        for cfg in stages:
             names = cfg.get('distill_losses', 'all')
             names = list(known) if names == 'all' else list(names or [])
-            unknown = [n for n in names if n not in known]
-            if unknown:
-                raise ValueError(f'stage {k} names distill losses {unknown} '
-                                 f'that the distiller does not have: {known}')
-            student_loss = bool(cfg.get('student_loss', True))
-            if not student_loss and not names:
-                raise ValueError(f'stage {k} computes no loss at all')
             checked.append(
-                dict(student_loss=student_loss, distill_losses=names))
+                dict(student_loss=bool(cfg.get('student_loss', True)),
+                     distill_losses=names))
         return checked
+
+    @classmethod
+    def check_config(cls, cfg, key: str) -> List[str]:
+        """The errors of the model at ``key`` of ``cfg`` that the config
+        alone shows (see :func:`mmfsp.utils.check_config`): a malformed
+        ``stages`` entry, and a logits loss (a distill loss fed by the
+        ``head.fc`` outputs of both networks, e.g. ``KDLoss``) between a
+        student and a teacher whose ``head.num_classes`` differ."""
+        model = get_entry(cfg, key)
+        if not isinstance(model, dict):
+            return []
+        stages = model.get('stages')
+        errors = [f'{key}.stages: {e}' for e in _stage_errors(stages)] \
+            if stages is not None else []
+        return errors + _logits_class_errors(model, key)
 
     @property
     def student(self) -> nn.Module:

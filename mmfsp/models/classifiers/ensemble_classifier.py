@@ -11,19 +11,22 @@ Distillation in Generations: More Tolerant Teachers Educate Better Students"
 trained: ``mode='loss'`` raises.
 """
 import copy
-import re
 from typing import Optional, Sequence, Union
 
 import torch
+from mmengine.config import Config
 from mmengine.model import BaseModel
 from mmengine.runner.checkpoint import CheckpointLoader, load_state_dict
 from mmpretrain.structures import DataSample
 from torch import Tensor, nn
 
 from mmfsp.registry import MODELS
+from ..algorithms.distill_checkpoint import STUDENT_PREFIX, student_state_dict
 
-#: where mmfsp's distillation algorithm keeps its student in a checkpoint
-STUDENT_PREFIX = 'architecture.'
+#: the parts of a config that a test-only run does not use
+TRAIN_AND_VAL_KEYS = ('train_dataloader', 'train_cfg', 'optim_wrapper',
+                      'param_scheduler', 'val_dataloader', 'val_cfg',
+                      'val_evaluator', 'auto_scale_lr')
 
 
 def mean_softmax(logits: Sequence[Tensor]) -> Tensor:
@@ -46,18 +49,13 @@ def load_member_checkpoint(member: nn.Module,
     A checkpoint of a distillation run holds the student under ``prefix``
     (and the teacher elsewhere); when any key starts with ``prefix`` only
     those keys are used, with the prefix stripped. ``module.`` prefixes of
-    checkpoints saved from a DDP-wrapped model are stripped too.
+    checkpoints saved from a DDP-wrapped model are stripped too (see
+    :func:`~mmfsp.models.algorithms.student_state_dict`).
     """
     checkpoint = CheckpointLoader.load_checkpoint(filename, map_location='cpu')
     if not isinstance(checkpoint, dict):
         raise RuntimeError(f'no state dict found in checkpoint {filename}')
-    state = checkpoint.get('state_dict', checkpoint)
-    if prefix and any(k.startswith(prefix) for k in state):
-        state = {
-            k[len(prefix):]: v
-            for k, v in state.items() if k.startswith(prefix)
-        }
-    state = {re.sub(r'^module\.', '', k): v for k, v in state.items()}
+    state = student_state_dict(checkpoint, prefix, plain_ok=True)
     try:
         load_state_dict(member, state, strict=True)
     except RuntimeError as err:
@@ -86,6 +84,43 @@ def ensemble_model_cfg(model_cfg: dict,
         # else the Runner adds the config's top-level data_preprocessor
         cfg['data_preprocessor'] = data_preprocessor
     return cfg
+
+
+def ensemble_test_config(cfg: Config,
+                         checkpoints: Sequence[str],
+                         work_dir: Optional[str] = None) -> Config:
+    """The test-only config of the mean-softmax ensemble of ``checkpoints``,
+    one member of ``cfg.model`` (its student, for a distillation config)
+    each; ``cfg`` is not modified.
+
+    The test dataloader and evaluator are kept as they are; the training
+    and validation parts (:data:`TRAIN_AND_VAL_KEYS`) are dropped, and
+    ``load_from`` / ``resume`` are switched off (the members load their own
+    checkpoints).
+
+    Args:
+        cfg (Config): a classifier or distillation config.
+        checkpoints (Sequence[str]): one checkpoint per member.
+        work_dir (str, optional): the test run's work dir. Defaults to
+            ``cfg``'s.
+
+    Example:
+        >>> cfg = Config.fromfile('configs/resnet/resnet8_fashion_mnist.py')
+        >>> test_cfg = ensemble_test_config(cfg, ['a.pth', 'b.pth'])
+        >>> test_cfg.model.type
+        'EnsembleClassifier'
+    """
+    out = copy.deepcopy(cfg)
+    out.model = ensemble_model_cfg(
+        cfg.model, list(checkpoints),
+        cfg.model.get('data_preprocessor') or cfg.get('data_preprocessor'))
+    for key in TRAIN_AND_VAL_KEYS:
+        out[key] = None
+    if work_dir is not None:
+        out.work_dir = work_dir
+    out.load_from = None
+    out.resume = False
+    return out
 
 
 @MODELS.register_module()

@@ -6,7 +6,7 @@ from mmengine.config import Config
 from mmpretrain.structures import DataSample
 
 from mmfsp.models.classifiers import (EnsembleClassifier, ensemble_model_cfg,
-                                      mean_softmax)
+                                      ensemble_test_config, mean_softmax)
 from mmfsp.registry import DATASETS, MODELS
 
 from tests.conftest import run_tool
@@ -102,6 +102,26 @@ def test_ensemble_model_cfg_takes_student_of_distillation_config():
     assert cfg['model'] == TINY
     assert cfg['data_preprocessor'] == dict(mean=[0.], std=[1.])
     assert 'data_preprocessor' not in ensemble_model_cfg(TINY, ['a.pth'])
+
+
+def test_ensemble_test_config_keeps_only_the_test_parts(repo_root):
+    cfg = Config.fromfile(
+        str(repo_root / 'configs/kd/resnet26_resnet8_fashion_mnist.py'))
+    before = cfg.to_dict()
+    tcfg = ensemble_test_config(cfg, ['a.pth', 'b.pth'], '/w/ens')
+    assert cfg.to_dict() == before, 'the builder must not modify its input'
+    assert tcfg.model.type == 'EnsembleClassifier'
+    assert tcfg.model.model == cfg.model.architecture
+    assert tcfg.model.checkpoints == ['a.pth', 'b.pth']
+    assert tcfg.model.data_preprocessor == cfg.model.get(
+        'data_preprocessor', cfg.data_preprocessor)
+    for key in ('train_dataloader', 'train_cfg', 'optim_wrapper',
+                'param_scheduler', 'val_dataloader', 'val_evaluator'):
+        assert tcfg[key] is None, key
+    assert tcfg.test_dataloader == cfg.test_dataloader
+    assert tcfg.test_evaluator == cfg.test_evaluator
+    assert (tcfg.work_dir, tcfg.load_from, tcfg.resume) == ('/w/ens', None,
+                                                            False)
 
 
 def test_tool_end_to_end_on_fashion_mnist(tmp_path, monkeypatch,
