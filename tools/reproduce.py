@@ -3,7 +3,7 @@ Fashion-MNIST on a CPU: (a) network minimisation, (b) fast optimisation,
 (c) shuffled-FSP ensembles, (d) training in generations. Writes results.md,
 results.json, figure3.png and generations.png into the work dir; finished
 runs are skipped, so an interrupted reproduction resumes. See
-mmfsp/analysis/reproduction.py for what each experiment trains.
+docs/reproduction.md and tools/reproduce/ for what each experiment trains.
 
     python tools/reproduce.py --preset small   # < ~15 min on 2 idle cores
     python tools/reproduce.py --preset full    # < ~90 min, 2-3 seeds, 10k test
@@ -11,14 +11,21 @@ mmfsp/analysis/reproduction.py for what each experiment trains.
     python tools/reproduce.py --preset full --plan   # runs and time estimate
 """
 import argparse
+import os.path as osp
 import shlex
 import sys
 import warnings
 
+# the reproduce/ and analysis_tools/ packages next to this file (already on
+# the path when run as a script; not when run with runpy)
+TOOLS_DIR = osp.dirname(osp.abspath(__file__))
+if TOOLS_DIR not in sys.path:
+    sys.path.insert(0, TOOLS_DIR)
+
+from reproduce.presets import EXPERIMENTS, FITNET_R8_CFG, PRESETS  # noqa
+
 
 def main() -> int:
-    from mmfsp.analysis.reproduction import (EXPERIMENTS, FITNET_R8_CFG,
-                                             PRESETS, run_reproduction)
     parser = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -49,9 +56,10 @@ def main() -> int:
                         'nothing')
     args = parser.parse_args()
     warnings.filterwarnings('ignore')
-    import mmfsp  # noqa: F401
+    import torch
+
+    from reproduce.runs import run_reproduction
     if args.threads:
-        import torch
         torch.set_num_threads(args.threads)
     command = 'python ' + ' '.join(shlex.quote(a) for a in sys.argv)
     run_reproduction(args.preset, args.work_dir, args.experiments,

@@ -1,6 +1,8 @@
+"""tools/analysis_tools/benchmark_speed.py: the synthetic batches, and
+every method timed once."""
 import pytest
 
-from mmfsp.analysis.speed_benchmark import (benchmark_setting,
+from analysis_tools.benchmark_speed import (benchmark_setting,
                                             results_markdown,
                                             synthetic_batches)
 

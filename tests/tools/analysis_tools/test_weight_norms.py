@@ -1,12 +1,12 @@
-"""mmfsp.analysis.weight_norms: the scale invariance it rests on, the norms,
-the ratios against a fresh initialisation, and its errors."""
+"""tools/analysis_tools/weight_norms.py: the scale invariance it rests on,
+the norms, the ratios against a fresh initialisation, and its errors."""
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from torch import nn
 
-from mmfsp.analysis.weight_norms import (conv_norm_ratios, conv_weight_norms,
+from analysis_tools.weight_norms import (conv_norm_ratios, conv_weight_norms,
                                          initial_conv_weight_norms,
                                          ratio_summary)
 from tests.conftest import REPO_ROOT

@@ -1,4 +1,12 @@
-"""Time per training iteration of the distillation methods, relative to
+"""Speed of FSP stage 1 (with and without the teacher-FSP cache), KD and
+generation training relative to plain training, on this machine's CPU or
+GPU (AMP on GPU).
+
+    python tools/analysis_tools/benchmark_speed.py \
+        [--settings resnet26->resnet26 ...] [--batch-size 128] \
+        [--rounds 5] [--iters 5] [--out bench.json]
+
+The time per training iteration of the distillation methods, relative to
 plain training of the student, measured in one process on the same batches.
 
 Methods (each a model built from a shipped config, trained through
@@ -24,18 +32,33 @@ teacher's forward pass alone (eval mode, no gradient) is timed the same way:
 ``1 + t_teacher_forward / t_plain`` is the floor for stage 1 without the
 cache (a method that runs the teacher cannot cost less).
 """
+import argparse
 import copy
+import json
+import os
+import os.path as osp
+import platform
 import statistics
+import sys
 import tempfile
 import time
+import warnings
 from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 from mmengine.config import Config
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
+from mmengine.registry import init_default_scope
 from mmpretrain.structures import DataSample
 
 from mmfsp.registry import MODELS
+
+# tools/ on the path (when run as python tools/analysis_tools/...): the
+# generation student's model config comes from tools/generations/
+_TOOLS_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if _TOOLS_DIR not in sys.path:
+    sys.path.insert(0, _TOOLS_DIR)
+from generations import distill_model_cfg  # noqa: E402
 
 #: (setting, plain student config, FSP config, KD config, same architecture)
 SETTINGS = {
@@ -79,7 +102,6 @@ def build_models(setting: str, tmpdir: str,
                  num_samples: int) -> Dict[str, torch.nn.Module]:
     """The models of one setting, teachers with random weights (the cost
     does not depend on them)."""
-    from mmfsp.engine.generations import distill_model_cfg
     plain_path, fsp_path, kd_path, same_arch = SETTINGS[setting]
     fsp_cfg = Config.fromfile(fsp_path).model
     teacher_ckpt = _teacher_checkpoint(fsp_cfg.teacher, tmpdir)
@@ -190,8 +212,8 @@ def benchmark_setting(setting: str, batch_size: int = 128, rounds: int = 5,
 
 
 def hardware_description(device: Optional[str] = None) -> str:
-    import os
-    import platform
+    """The GPU's name, or the CPU's, its cores and torch threads, with the
+    torch version."""
     dev = torch.device(device or ('cuda' if torch.cuda.is_available()
                                   else 'cpu'))
     if dev.type == 'cuda':
@@ -210,6 +232,7 @@ def hardware_description(device: Optional[str] = None) -> str:
 
 
 def results_markdown(results: Sequence[dict], hardware: str) -> str:
+    """The table of ``results`` (one :func:`benchmark_setting` each)."""
     methods = ['plain', 'fsp_stage1', 'fsp_stage1_cached', 'kd',
                'generation']
     lines = [
@@ -233,3 +256,38 @@ def results_markdown(results: Sequence[dict], hardware: str) -> str:
                      f' | {res["stage1_floor"]:.2f}x | '
                      f'{res["stage1_over_floor"]:.2f} |')
     return '\n'.join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--settings', nargs='+', default=list(SETTINGS),
+                        choices=list(SETTINGS))
+    parser.add_argument('--batch-size', type=int, default=128)
+    parser.add_argument('--rounds', type=int, default=5)
+    parser.add_argument('--iters', type=int, default=5)
+    parser.add_argument('--num-batches', type=int, default=4)
+    parser.add_argument('--device', default=None, help='cpu or cuda')
+    parser.add_argument('--no-amp', action='store_true',
+                        help='on GPU, time in float32 instead of AMP')
+    parser.add_argument('--out', help='also write the results as JSON')
+    args = parser.parse_args()
+    warnings.filterwarnings('ignore')
+    init_default_scope('mmfsp')
+    amp = False if args.no_amp else None
+    results = [
+        benchmark_setting(s, args.batch_size, args.rounds, args.iters,
+                          args.num_batches, args.device, amp)
+        for s in args.settings
+    ]
+    hardware = hardware_description(args.device)
+    print(results_markdown(results, hardware))
+    if args.out:
+        with open(args.out, 'w', encoding='utf-8') as f:
+            json.dump(dict(hardware=hardware, results=results), f, indent=2)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

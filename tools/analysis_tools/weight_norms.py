@@ -1,36 +1,33 @@
 """How far convolution weight norms moved from their initial scale.
 
 A convolution followed by batch normalisation computes the same function for
-``w`` and ``c * w`` (c > 0): BN divides the scale out. Its gradient is
-orthogonal to ``w`` and scales as ``1 / ||w||``, so one SGD step turns ``w``
-by an angle of about ``lr * ||g_1|| / ||w||^2`` (``g_1`` the gradient at unit
-norm): the *effective* learning rate of such a layer is ``lr / ||w||^2``.
-Because the step is orthogonal to ``w`` it also grows the norm,
-``||w'||^2 = ||w||^2 + lr^2 ||g||^2`` (before weight decay), and the larger the
-loss's gradients the faster. FSP stage 1's loss is summed over matrix entries
-(SPEC section 2), so its gradients are large, and a student can leave stage 1
-with conv weights many times their initial norm: stage 2 then starts at an
-effective learning rate ``1 / r^2`` of the nominal one, where
+``w`` and ``c * w`` (c > 0), so its effective learning rate is
+``lr / ||w||^2``; FSP stage 1's summed loss (Yim et al., CVPR 2017) can grow
+a student's conv norms many-fold, and stage 2 then starts at ``1 / r^2`` of
+the nominal learning rate, where
 
     r_l = ||w_l|| / ||w_l^init||
 
 for conv layer ``l``, ``w^init`` the weights of a fresh initialisation of the
-same model (the norm of n i.i.d. Gaussian entries has a relative standard
-deviation of about 1 / sqrt(2n): 6% for the 144 weights of a CIFAR ResNet's
-stem, under 1% for its 3x3 convs with 16 or more channels).
-
-:func:`conv_norm_ratios` measures ``r_l`` for every conv weight of a
-checkpoint; the reproduction (``mmfsp.analysis.reproduction``) reports them
-for FSP students at the stage switch and at the end, next to scratch runs.
+same model (docs/fsp.md, "Weight-norm growth in stage 1"). The norm of n
+i.i.d. Gaussian entries has a relative standard deviation of about
+1 / sqrt(2n): 6% for the 144 weights of a CIFAR ResNet's stem, under 1% for
+its 3x3 convs with 16 or more channels. :func:`conv_norm_ratios` measures
+``r_l`` for every conv weight of a checkpoint; tools/reproduce.py reports
+them for FSP students at the stage switch and at the end, next to scratch
+runs.
 """
 import statistics
 from typing import Dict, Mapping, Optional
 
 import torch
+from mmengine.registry import DefaultScope
 from torch import Tensor
 
-#: the prefix distillation algorithms put before the student's weights
-STUDENT_PREFIX = 'architecture.'
+from mmfsp.models.algorithms.distill_checkpoint import STUDENT_PREFIX
+from mmfsp.models.utils.conv_bn_rescale import init_weights_quietly
+from mmfsp.registry import MODELS
+from mmfsp.utils.safe_checkpoint import safe_load
 
 
 def conv_weight_norms(state_dict: Mapping[str, Tensor]) -> Dict[str, float]:
@@ -54,10 +51,6 @@ def initial_conv_weight_norms(model_cfg: Mapping,
     """Conv weight norms of the model of ``model_cfg`` (a plain classifier
     config, e.g. ``cfg.model`` of ``configs/resnet/*.py``) right after
     ``init_weights()``, with torch seeded by ``seed``."""
-    from mmengine.registry import DefaultScope
-
-    from mmfsp.models.utils.conv_bn_rescale import init_weights_quietly
-    from mmfsp.registry import MODELS
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         # nested builds (an mmpretrain classifier with an mmfsp backbone)
@@ -77,7 +70,6 @@ def conv_norm_ratios(checkpoint: str,
         ValueError: the checkpoint's conv layers are not those of
             ``initial`` (another architecture), naming the differences.
     """
-    from mmfsp.utils.safe_checkpoint import safe_load
     data = safe_load(checkpoint, map_location='cpu')
     state = data.get('state_dict', data)
     norms = conv_weight_norms(state)

@@ -1,0 +1,105 @@
+"""tools/reproduce/report.py, markdown.py and figures.py: tables and
+results.md from fabricated results, figures from fabricated logs."""
+import json
+import os.path as osp
+from dataclasses import replace
+
+import pytest
+
+from reproduce.figures import (plot_generations, plot_student_curves,
+                               shifted_curve)
+from reproduce.markdown import results_markdown
+from reproduce.presets import ACC_KEY, PRESETS
+from reproduce.runs import Reproduction
+from reproduce.stats import generation_curves
+
+
+def _summary(setting, base, accs, ens):
+    return dict(setting=setting, generations=[
+        dict(generation=g, metrics={ACC_KEY: a},
+             ensemble_metrics={ACC_KEY: ens[g] if g else a})
+        for g, a in enumerate(accs)
+    ])
+
+
+def test_tables_and_markdown_from_fabricated_results(tmp_path):
+    preset = replace(PRESETS['smoke'], seeds_minimisation=2)
+    repro = Reproduction(preset, str(tmp_path), command='python x')
+    for i, spec in enumerate(repro.plan):
+        if spec.kind == 'train':
+            repro.results[spec.key] = dict(metrics={ACC_KEY: 80.0 + i})
+        elif spec.kind == 'ensemble':
+            repro.results[spec.key] = dict(
+                metrics={ACC_KEY: 95.0}, members=list(spec.members),
+                diversity=dict(disagreement=5.0, error_correlation=0.5))
+        else:
+            repro.results[spec.key] = dict(summary=_summary(
+                spec.label, 0, [70.0, 72.0], [0, 74.0]))
+    tables = repro.tables()
+    a = {r['model']: r for r in tables['a']['rows']}
+    alone = a['ResNet-8 alone']
+    assert alone['accuracy']['n'] == 2 and alone['delta'] is None
+    fsp = a['ResNet-8, FSP']
+    assert fsp['delta'] == pytest.approx(fsp['accuracy']['mean'] -
+                                         alone['accuracy']['mean'])
+    assert [r['group'] for r in tables['c']['rows']] == [
+        'plain FSP students', 'shuffled-FSP students']
+    d = tables['d']['rows'][0]
+    assert d['best_generation'] == 1 and d['best_minus_gen0'] == 2.0
+    data = dict(preset=dict(name='smoke'), scale=repro.scale_lines(),
+                command='python x', hardware='cpu', wall_seconds=60,
+                run_seconds=30, all_runs_seconds=90, tables=tables,
+                figures={})
+    text = results_markdown(data)
+    assert 'Command: `python x`' in text and 'Hardware: cpu' in text
+    assert 'all runs together took 1.5 min' in text
+    assert 'first 200 of the 10,000 test images' in text
+    assert '## (a) Network minimisation: ResNet-8 students, stage 2 6 ' \
+        'iterations' in text
+    assert '2 seed(s), 200 test images' in text
+    assert '| D(1.0, 0.0) | 1 | 70.00 | 72.00 | 74.00 | +2.00 (gen 1) |' \
+        in text
+    assert 'FitNet, 1 loss (middle layer)' in text
+
+
+def _fake_log(work_dir, records):
+    vis = work_dir / '20250101_000000' / 'vis_data'
+    vis.mkdir(parents=True)
+    with open(vis / 'scalars.json', 'w') as f:
+        for rec in records:
+            f.write(json.dumps(rec) + '\n')
+
+
+def test_plot_student_curves_from_fabricated_logs(tmp_path):
+    scratch, fsp = tmp_path / 'scratch', tmp_path / 'fsp'
+    _fake_log(scratch, [dict(loss=2.0 - i / 10, iter=i, step=i)
+                        for i in range(1, 11)] +
+              [dict(**{ACC_KEY: 50.0 + i}, step=i) for i in (5, 10)])
+    _fake_log(fsp, [dict(loss=9.0, iter=i, step=i) for i in range(1, 5)] +
+              [dict(loss=1.0 - i / 20, iter=i, step=i)
+               for i in range(5, 15)] +
+              [dict(**{ACC_KEY: 70.0 + i}, step=i) for i in (9, 14)])
+    steps, loss = shifted_curve(
+        [json.loads(x) for x in open(fsp / '20250101_000000' / 'vis_data' /
+                                     'scalars.json')], 'loss', 4, 'iter')
+    assert steps[0] == 1 and 9.0 not in loss  # stage 1 left out
+    out = plot_student_curves(
+        [dict(title='panel', runs=[
+            dict(label='scratch', work_dir=str(scratch), offset=0),
+            dict(label='FSP', work_dir=str(fsp), offset=4)])],
+        str(tmp_path / 'fig' / 'figure3.png'), title='t')
+    assert osp.getsize(out) > 10000
+
+
+def test_plot_generations_groups_settings_and_seeds(tmp_path):
+    summaries = [_summary('D(1.0, 0.0)', 0, [80.0, 81.0, 80.5],
+                          [0, 82.0, 83.0]),
+                 _summary('D(1.0, 0.0)', 10, [82.0, 81.0, 81.5],
+                          [0, 83.0, 84.0]),
+                 _summary('D(0.6, 0.6)', 0, [79.0, 82.0, 83.0],
+                          [0, 83.0, 84.5])]
+    curves = generation_curves(summaries)
+    assert curves['D(1.0, 0.0)']['single'][0] == [80.0, 82.0]
+    assert curves['D(0.6, 0.6)']['ensemble'] == {1: [83.0], 2: [84.5]}
+    out = plot_generations(summaries, str(tmp_path / 'generations.png'))
+    assert osp.getsize(out) > 10000

@@ -1,0 +1,148 @@
+"""The scales of a reproduction (:class:`Preset`, :data:`PRESETS`) and the
+shipped Fashion-MNIST configs each experiment trains (docs/reproduction.md,
+"What is trained")."""
+import os.path as osp
+from dataclasses import dataclass
+from typing import Dict, Tuple
+
+from mmengine.config import Config
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ACC_KEY = 'accuracy/top1'
+TEST_SET_SIZE = 10000
+EXPERIMENTS = ('a', 'b', 'c', 'd')
+
+TEACHER_CFG = 'configs/resnet/resnet26_fashion_mnist.py'
+R8_CFG = 'configs/resnet/resnet8_fashion_mnist.py'
+R26_THIRD_CFG = 'configs/resnet/resnet26_fashion_mnist_1k.py'
+FSP_R8_CFG = 'configs/fsp/resnet26_resnet8_fashion_mnist.py'
+FSP_R26_CFG = 'configs/fsp/resnet26_fashion_mnist.py'
+FSP_R8_RESCALED_CFG = 'configs/fsp/resnet26_resnet8_fashion_mnist_rescaled.py'
+FSP_R26_RESCALED_CFG = 'configs/fsp/resnet26_fashion_mnist_rescaled.py'
+SHUFFLED_R26_CFG = 'configs/fsp/resnet26_fashion_mnist_shuffled_seed{}.py'
+KD_R8_CFG = 'configs/kd/resnet26_resnet8_fashion_mnist.py'
+FITNET_R8_CFG = {
+    '1loss': 'configs/fitnet/resnet26_resnet8_fashion_mnist_1loss.py',
+    '3loss': 'configs/fitnet/resnet26_resnet8_fashion_mnist_3loss.py',
+}
+FITNET_NAMES = {'1loss': 'FitNet, 1 loss (middle layer)',
+                '3loss': 'FitNet, 3 loss (three stage outputs)'}
+GENERATION_CFGS = (
+    ('D(1.0, 0.0)', 'configs/tolerant/resnet8_fashion_mnist_eta10_lam00.py'),
+    ('D(1.0, 0.6)', 'configs/tolerant/resnet8_fashion_mnist_eta10_lam06.py'),
+    ('D(0.6, 0.6)', 'configs/tolerant/resnet8_fashion_mnist_eta06_lam06.py'),
+)
+GENERATION_SEED_STEP = 10
+RESCALED_LABEL = '{}, FSP + conv norms reset at the switch (mmfsp option)'
+#: the seed-0 students of (a) and (b) that Figure 3 and the weight-norm
+#: table compare: experiment -> (network, its plain config, scratch run,
+#: FSP run, norm-reset FSP run)
+STUDENT_GROUPS = {
+    'a': ('ResNet-8', R8_CFG, 'r8_alone_seed0', 'fsp_r8_seed0',
+          'fsp_r8_rescaled_seed0'),
+    'b': ('ResNet-26', TEACHER_CFG, 'r26_third_seed0', 'fsp_r26_seed0',
+          'fsp_r26_rescaled_seed0'),
+}
+
+
+def repo_config(path: str) -> Config:
+    """The config at ``path``, relative to the repository root."""
+    return Config.fromfile(osp.join(REPO_ROOT, path))
+
+
+@dataclass(frozen=True)
+class Preset:
+    """The scale of a reproduction.
+
+    Args:
+        name (str): the preset's name.
+        teacher_iters (int): the ResNet-26 teacher's iterations.
+        minimisation_iters (int): (a) stage-2 iterations of every ResNet-8.
+        generation_iters (int): (d) iterations per generation.
+        num_generations (int): (d) generations per setting (0..N-1).
+            Defaults to 3.
+        seeds_minimisation (int): seeds of (a). Defaults to 1.
+        seeds_fast (int): seeds of (b). Defaults to 1.
+        seeds_generations (int): seeds of (d). Defaults to 1.
+        test_images (int): test images every model is evaluated on (the
+            first N of the 10k test set; 0 or 10000 for all). Defaults to 0.
+        train_images (int): training images (first N; 0 for all 60k).
+            Defaults to 0.
+        batch_size (int): training batch size. Defaults to 128.
+        ensemble_student (str): (c) students, 'resnet8' or 'resnet26'.
+            Defaults to 'resnet8'.
+        teacher_ensemble (bool): also train teachers of seeds 1 and 2 for
+            (c). Defaults to False.
+        curve_points (int): validations during stage 2 of the figure-3 runs.
+            Defaults to 5.
+        fitnet (tuple[str]): FitNet variants of (a), '1loss' and/or
+            '3loss'. Defaults to ('1loss', ).
+        norm_reset (bool): also train, in (a) and (b), FSP students whose
+            conv weight norms are reset at the switch (the
+            ``*_rescaled.py`` configs:
+            ``DistillStageSwitchHook(rescale_weight_norms=True)``, an mmfsp
+            option), with the seeds of the FSP students. Defaults to False.
+    """
+
+    name: str
+    teacher_iters: int
+    minimisation_iters: int
+    generation_iters: int
+    num_generations: int = 3
+    seeds_minimisation: int = 1
+    seeds_fast: int = 1
+    seeds_generations: int = 1
+    test_images: int = 0
+    train_images: int = 0
+    batch_size: int = 128
+    ensemble_student: str = 'resnet8'
+    teacher_ensemble: bool = False
+    curve_points: int = 5
+    fitnet: Tuple[str, ...] = ('1loss', )
+    norm_reset: bool = False
+
+    def __post_init__(self) -> None:
+        if self.ensemble_student not in ('resnet8', 'resnet26'):
+            raise ValueError(f'ensemble_student must be resnet8 or resnet26, '
+                             f'got {self.ensemble_student!r}')
+        unknown = set(self.fitnet) - set(FITNET_R8_CFG)
+        if unknown or not self.fitnet:
+            raise ValueError(f'fitnet variants must be among '
+                             f'{sorted(FITNET_R8_CFG)}, got {self.fitnet}')
+        if self.teacher_iters < 3:
+            raise ValueError('teacher_iters must be at least 3')
+
+    @property
+    def fast_iters(self) -> int:
+        """(b) stage-2 iterations: one third of the teacher's."""
+        return max(1, self.teacher_iters // 3)
+
+    @property
+    def all_test_images(self) -> bool:
+        return self.test_images in (0, TEST_SET_SIZE)
+
+    @property
+    def num_test_images(self) -> int:
+        return TEST_SET_SIZE if self.all_test_images else self.test_images
+
+    def data_identity(self) -> dict:
+        return dict(batch_size=self.batch_size,
+                    train_images=self.train_images,
+                    test_images=self.num_test_images)
+
+
+PRESETS: Dict[str, Preset] = {
+    # the tool end to end in 1.5-2 minutes (tests): tiny batches, subsets
+    'smoke': Preset('smoke', teacher_iters=12, minimisation_iters=6,
+                    generation_iters=4, num_generations=2, test_images=200,
+                    train_images=512, batch_size=16, curve_points=3),
+    # under ~15 minutes on the 2-core CPU when it is otherwise idle
+    'small': Preset('small', teacher_iters=240, minimisation_iters=96,
+                    generation_iters=60, num_generations=3,
+                    test_images=2000),
+    # under ~90 minutes there: 3 seeds for (a), 2 for (d), all test images
+    'full': Preset('full', teacher_iters=1050, minimisation_iters=420,
+                   generation_iters=250, num_generations=3,
+                   seeds_minimisation=3, seeds_fast=1, seeds_generations=2,
+                   test_images=0),
+}

@@ -1,0 +1,229 @@
+"""The tables of a reproduction, from its runs' results: (a) and (b)
+accuracies against a baseline, (c) the ensembles and the diversity of their
+members, (d) the generations, and the conv weight norms of the students
+(docs/reproduction.md, "Reading the output")."""
+import os.path as osp
+from typing import Dict, List, Mapping, Optional, Sequence
+
+from analysis_tools.weight_norms import (conv_norm_ratios,
+                                         initial_conv_weight_norms,
+                                         ratio_summary)
+from .plan import RunSpec
+from .presets import (ACC_KEY, FITNET_NAMES, RESCALED_LABEL, STUDENT_GROUPS,
+                      Preset, repo_config)
+from .stats import generation_curves, mean_spread
+from .store import run_dir
+
+
+def scale_lines(preset: Preset, plan: Sequence[RunSpec]) -> Dict[str, str]:
+    """One line per table on the scale it was measured at."""
+    p = preset
+    test = 'all 10,000 test images' if p.all_test_images else \
+        f'the first {p.test_images} of the 10,000 test images (a fixed ' \
+        f'subset, the same for every model)'
+    train = 'all 60,000 training images' if not p.train_images else \
+        f'the first {p.train_images} training images'
+    by_key = {s.key: s for s in plan}
+
+    def its(key: str) -> str:
+        return by_key[key].iterations if key in by_key else '?'
+    out = dict(
+        data=f'Fashion-MNIST, batch {p.batch_size}, {train}; evaluated '
+        f'on {test}.',
+        teacher=f'teacher ResNet-26: {p.teacher_iters} iterations, '
+        f'seed 0')
+    out['a'] = (f'ResNet-8 students, stage 2 {p.minimisation_iters} '
+                f'iterations (FSP {its("fsp_r8_seed0")}, '
+                + ', '.join(f'FitNet {v} {its(f"fitnet{v}_r8_seed0")}'
+                            for v in p.fitnet)
+                + f'), {p.seeds_minimisation} seed(s), '
+                f'{p.num_test_images} test images')
+    out['b'] = (f'ResNet-26 student, FSP {its("fsp_r26_seed0")} '
+                f'iterations (stage 2 = 1/3 of the teacher\'s '
+                f'{p.teacher_iters}), {p.seeds_fast} seed(s), '
+                f'{p.num_test_images} test images')
+    r8 = p.ensemble_student == 'resnet8'
+    student = 'fsp_r8_seed0' if r8 else 'fsp_r26_seed0'
+    out['c'] = (f'{"ResNet-8" if r8 else "ResNet-26"} FSP students, '
+                f'{its(student)} iterations, training seeds 0-2 '
+                f'(shuffle seeds 1-3), {p.num_test_images} test images')
+    out['d'] = (f'ResNet-8, {p.num_generations} generations x '
+                f'{p.generation_iters} iterations, '
+                f'{p.seeds_generations} seed(s) per setting, '
+                f'{p.num_test_images} test images')
+    return out
+
+
+def _acc(results: Mapping[str, dict], key: str) -> Optional[float]:
+    result = results.get(key)
+    if not result or 'metrics' not in result:
+        return None
+    return float(result['metrics'][ACC_KEY])
+
+
+def _row(results: Mapping[str, dict], model: str, keys: Sequence[str],
+         iterations: str, baseline: Optional[dict] = None) -> dict:
+    values = [v for v in (_acc(results, k) for k in keys) if v is not None]
+    stat = mean_spread(values) if values else None
+    delta = None
+    if stat and baseline:
+        delta = stat['mean'] - baseline['mean']
+    return dict(model=model, iterations=iterations, runs=list(keys),
+                accuracy=stat, delta=delta)
+
+
+def _minimisation_rows(p: Preset, results, by_key) -> List[dict]:
+    seeds = range(p.seeds_minimisation)
+    alone = _row(results, 'ResNet-8 alone',
+                 [f'r8_alone_seed{s}' for s in seeds],
+                 by_key['r8_alone_seed0'].iterations)
+    base = alone['accuracy']
+    rows = [alone,
+            _row(results, 'ResNet-8, FSP', [f'fsp_r8_seed{s}' for s in seeds],
+                 by_key['fsp_r8_seed0'].iterations, base)]
+    if p.norm_reset:
+        rows.append(_row(
+            results, RESCALED_LABEL.format('ResNet-8'),
+            [f'fsp_r8_rescaled_seed{s}' for s in seeds],
+            by_key['fsp_r8_rescaled_seed0'].iterations, base))
+    for v in p.fitnet:
+        rows.append(_row(
+            results, f'ResNet-8, {FITNET_NAMES[v]}',
+            [f'fitnet{v}_r8_seed{s}' for s in seeds],
+            by_key[f'fitnet{v}_r8_seed0'].iterations, base))
+    rows.append(_row(results, 'ResNet-8, Hinton KD (tau 3, weight 4->1)',
+                     [f'kd_r8_seed{s}' for s in seeds],
+                     by_key['kd_r8_seed0'].iterations, base))
+    return rows
+
+
+def _fast_rows(p: Preset, results, by_key) -> List[dict]:
+    seeds = range(p.seeds_fast)
+    alone = _row(results, 'ResNet-26 alone, 1/3 of the iterations',
+                 [f'r26_third_seed{s}' for s in seeds],
+                 by_key['r26_third_seed0'].iterations)
+    rows = [_row(results, 'ResNet-26, FSP (stage 2 = 1/3)',
+                 [f'fsp_r26_seed{s}' for s in seeds],
+                 by_key['fsp_r26_seed0'].iterations, alone['accuracy'])]
+    if p.norm_reset:
+        rows.append(_row(
+            results, RESCALED_LABEL.format('ResNet-26') + ' (stage 2 = 1/3)',
+            [f'fsp_r26_rescaled_seed{s}' for s in seeds],
+            by_key['fsp_r26_rescaled_seed0'].iterations, alone['accuracy']))
+    return rows + [alone]
+
+
+def _ensemble_rows(results: Mapping[str, dict]) -> List[dict]:
+    rows = []
+    for name, key in (('plain FSP students', 'ensemble_plain_fsp'),
+                      ('shuffled-FSP students', 'ensemble_shuffled_fsp'),
+                      ('teachers', 'ensemble_teachers')):
+        if key not in results:
+            continue
+        res = results[key]
+        single = mean_spread([_acc(results, m) for m in res['members']])
+        ens = float(res['metrics'][ACC_KEY])
+        div = res['diversity']
+        rows.append(dict(
+            group=name, members=res['members'], single=single,
+            ensemble=ens, gain=ens - single['mean'],
+            disagreement=div['disagreement'],
+            error_correlation=div['error_correlation']))
+    return rows
+
+
+def tables(preset: Preset, experiments: Sequence[str],
+           plan: Sequence[RunSpec], results: Mapping[str, dict],
+           work_dir: str) -> Dict[str, dict]:
+    """The tables of ``experiments`` (and ``weight_norms``) from
+    ``results`` (run key -> result), as results.json holds them."""
+    by_key = {s.key: s for s in plan}
+    out: Dict[str, dict] = {}
+    teacher_row = _row(results, 'teacher ResNet-26', ['teacher_r26_seed0'],
+                       str(preset.teacher_iters))
+    if 'a' in experiments:
+        out['a'] = dict(rows=[teacher_row] +
+                        _minimisation_rows(preset, results, by_key),
+                        baseline='ResNet-8 alone')
+    if 'b' in experiments:
+        out['b'] = dict(rows=[teacher_row] +
+                        _fast_rows(preset, results, by_key),
+                        baseline='ResNet-26 alone, 1/3 iterations')
+    if 'c' in experiments:
+        out['c'] = dict(rows=_ensemble_rows(results))
+    if 'd' in experiments:
+        out['d'] = dict(rows=generation_rows(
+            generation_summaries(plan, results)))
+    norms = weight_norm_rows(experiments, plan, results, work_dir)
+    if norms:
+        out['weight_norms'] = dict(rows=norms)
+    return out
+
+
+def weight_norm_rows(experiments: Sequence[str], plan: Sequence[RunSpec],
+                     results: Mapping[str, dict],
+                     work_dir: str) -> List[dict]:
+    """Conv weight norm ratios ``||w|| / ||w_init||``
+    (tools/analysis_tools/weight_norms.py) of the seed-0 FSP students at the
+    stage switch and at the end, and of the same networks trained alone,
+    for experiments (a) and (b)."""
+    by_key = {s.key: s for s in plan}
+
+    def checkpoint(key: str) -> str:
+        return osp.join(work_dir, results[key]['checkpoint'])
+
+    rows = []
+    for exp, group in STUDENT_GROUPS.items():
+        if exp not in experiments:
+            continue
+        net, cfg_path, alone_key, fsp_key, rescaled_key = group
+        if any('checkpoint' not in results.get(key, {})
+               for key in (fsp_key, alone_key)):
+            continue
+        initial = initial_conv_weight_norms(repo_config(cfg_path).model)
+        spec = by_key[fsp_key]
+        points = [
+            (f'{net}, FSP', f'end of stage 1 (iteration {spec.stage1})',
+             osp.join(run_dir(work_dir, fsp_key),
+                      f'stage1_iter_{spec.stage1}.pth')),
+            (f'{net}, FSP', f'end (iteration {spec.stage1 + spec.stage2})',
+             checkpoint(fsp_key)),
+            (f'{net} alone', f'end (iteration '
+             f'{by_key[alone_key].iterations})', checkpoint(alone_key))]
+        if 'checkpoint' in results.get(rescaled_key, {}):
+            points.insert(2, (
+                f'{net}, FSP + norm reset', f'end (iteration '
+                f'{spec.stage1 + spec.stage2})', checkpoint(rescaled_key)))
+        for model, point, path in points:
+            if not osp.isfile(path):
+                continue
+            summary = ratio_summary(conv_norm_ratios(path, initial))
+            rows.append(dict(model=model, point=point, ratio=summary,
+                             checkpoint=osp.relpath(path, work_dir)))
+    return rows
+
+
+def generation_summaries(plan: Sequence[RunSpec],
+                         results: Mapping[str, dict]) -> List[dict]:
+    """The summaries of the finished generations runs, in plan order."""
+    return [results[s.key]['summary'] for s in plan
+            if s.kind == 'generations' and s.key in results]
+
+
+def generation_rows(summaries: Sequence[dict]) -> List[dict]:
+    """Table (d): per setting, each generation's accuracy and each ensemble
+    0..g as mean/spread over the summaries (seeds) of that setting."""
+    rows = []
+    for setting, entry in generation_curves(summaries, ACC_KEY).items():
+        single = {g: mean_spread(v)
+                  for g, v in sorted(entry['single'].items())}
+        ensemble = {g: mean_spread(v)
+                    for g, v in sorted(entry['ensemble'].items())}
+        best = max(single, key=lambda g: single[g]['mean'])
+        rows.append(dict(
+            setting=setting, seeds=single[0]['n'],
+            single={str(g): s for g, s in single.items()},
+            ensemble={str(g): s for g, s in ensemble.items()},
+            best_generation=best,
+            best_minus_gen0=single[best]['mean'] - single[0]['mean']))
+    return rows
