@@ -1,30 +1,26 @@
 """Installation script of mmfsp.
 
 ``pip install -e .`` installs mmfsp on top of torch / torchvision / mmengine /
-mmpretrain. mmcv is needed only for its pure-Python parts, so ``mmcv-lite`` is
-required unless a full ``mmcv`` (which contains everything ``mmcv-lite`` has) is
-already installed: a second copy next to a full mmcv would shadow it.
+mmpretrain. Like mmpretrain, mmfsp does not require mmcv in
+``install_requires``: which mmcv a machine has (a full ``mmcv`` built for its
+CUDA, or the pure-Python ``mmcv-lite``, which is all mmfsp needs) is the
+user's choice, and a requirement decided inside pip's isolated build
+environment cannot see what is installed. ``pip install mmfsp[lite]`` adds
+``mmcv-lite``; ``pip install mmfsp[mim]`` (or ``mim install mmcv``) the full
+one.
 """
-from importlib import metadata
-
 from setuptools import find_packages, setup
 
-
-def _has_distribution(name: str) -> bool:
-    try:
-        metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return False
-    return True
+MMCV = {
+    'lite': ['mmcv-lite>=2.0.0,<2.3'],
+    'mim': ['mmcv>=2.0.0,<2.3'],
+}
 
 
 def _requirements() -> list[str]:
     with open('requirements.txt', encoding='utf-8') as f:
         reqs = [line.split('#')[0].strip() for line in f]
-    reqs = [r for r in reqs if r]
-    if not _has_distribution('mmcv'):
-        reqs.append('mmcv-lite>=2.0.0,<2.3')
-    return reqs
+    return [r for r in reqs if r]
 
 
 def _version() -> str:
@@ -44,7 +40,7 @@ setup(
     python_requires='>=3.9',
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
     install_requires=_requirements(),
-    extras_require={'tests': ['pytest']},
+    extras_require={'tests': ['pytest'], **MMCV},
     license='Apache License 2.0',
     zip_safe=False,
 )
