@@ -14,13 +14,13 @@ PYTEST_ARGS ?=
 install: $(VENV)/.mmfsp-installed
 
 # torch and torchvision come together from the package index (never the
-# CPU-only torch wheel without a matching torchvision); setuptools<82 keeps
-# mmengine's `mmpretrain::` config inheritance working.
+# CPU-only torch wheel without a matching torchvision); setuptools<80.9 keeps
+# mmengine's `mmpretrain::` config inheritance working without a warning.
 $(VENV)/.mmfsp-installed: setup.py requirements.txt requirements-tests.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q -c constraints.txt --upgrade pip "setuptools<82" wheel
+	$(PIP) install -q -c constraints.txt --upgrade pip "setuptools<80.9" wheel
 	$(PIP) install -q -c constraints.txt torch torchvision -r requirements.txt -r requirements-tests.txt
-	$(PIP) install -q -c constraints.txt --no-build-isolation -e .
+	$(PIP) install -q -c constraints.txt --no-build-isolation -e ".[lite]"
 	$(PY) -c "import mmfsp, torchvision; print('mmfsp', mmfsp.__version__, 'ready')"
 	touch $@
 

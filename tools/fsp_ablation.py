@@ -326,6 +326,13 @@ def _finished(work_dir: str, key: str) -> Optional[dict]:
 
 def record(results_path: str, row: dict) -> None:
     """Add (or replace) a student's row in the results JSON list."""
+    import fcntl
+    with open(results_path + '.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _record_locked(results_path, row)
+
+
+def _record_locked(results_path: str, row: dict) -> None:
     rows = []
     if osp.isfile(results_path):
         with open(results_path) as f:
@@ -352,7 +359,10 @@ def _as_row(result: dict) -> dict:
 
 def run_plan(plan: List[dict], work_dir: str, workers: int,
              results_path: str) -> None:
-    import multiprocessing as mp
+    """Train the unfinished runs of ``plan`` in ``workers`` processes; a
+    student starts as soon as its teacher has finished."""
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from multiprocessing import get_context
     os.makedirs(work_dir, exist_ok=True)
     todo = [r for r in plan if _finished(work_dir, r['key']) is None]
     for r in plan:
@@ -361,19 +371,35 @@ def run_plan(plan: List[dict], work_dir: str, workers: int,
             record(results_path, _as_row(done))
     print(f'{len(plan) - len(todo)} of {len(plan)} runs finished before; '
           f'{len(todo)} to train with {workers} workers', flush=True)
-    ctx = mp.get_context('spawn')
+    waiting = {teacher_key(r['teacher']) for r in todo
+               if r['kind'] == 'teacher'}
     t0 = time.time()
-    with ctx.Pool(workers, maxtasksperchild=1) as pool:
-        for phase in ('teacher', 'student'):
-            runs = [r for r in todo if r['kind'] == phase]
-            jobs = [pool.apply_async(execute, (r, work_dir)) for r in runs]
-            for i, job in enumerate(jobs):
-                res = job.get()
-                if phase == 'student':
+    with ProcessPoolExecutor(workers, mp_context=get_context('spawn'),
+                             max_tasks_per_child=1) as pool:
+        running = {}
+
+        def submit_ready() -> None:
+            for r in list(todo):
+                needs = None if r['kind'] == 'teacher' else teacher_key(
+                    SETTINGS[r['setting']]['teacher'])
+                if needs not in waiting:
+                    todo.remove(r)
+                    running[pool.submit(execute, r, work_dir)] = r
+
+        submit_ready()
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                run = running.pop(future)
+                res = future.result()
+                if run['kind'] == 'teacher':
+                    waiting.discard(run['key'])
+                else:
                     record(results_path, _as_row(res))
                 print(f'[{time.time() - t0:7.0f} s] {res["key"]}: val '
                       f'{res["val_acc"]:.2f} test {res["test_acc"]:.2f} '
                       f'({res["seconds"]:.0f} s)', flush=True)
+            submit_ready()
 
 
 def main() -> int:

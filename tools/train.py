@@ -1,17 +1,35 @@
-"""Train a model from an mmfsp / mmpretrain config (mmpretrain's arguments)."""
+"""Train a model with an mmfsp or mmpretrain config.
+
+mmpretrain's ``tools/train.py``: the same arguments, merged into the config
+the same way, ``--cfg-options`` last (it wins over every other flag). What
+mmfsp adds is marked ``mmfsp:`` below:
+
+* ``--check`` checks the config and builds the model, then exits (0: no
+  error found) without building a Runner or training;
+* missing dataset files and config errors stop the run before the Runner
+  is built, with what to change (``mmfsp.utils.check_dataset_files``, and
+  ``mmfsp.utils.check_config``, which asks the config's hooks and models);
+* ``--launcher pytorch`` also runs on a machine without a GPU (gloo);
+* the Runner is built by ``mmfsp.utils.build_runner``: dicts inherited from
+  ``mmpretrain::`` bases are moved into the ``mmfsp`` scope, every run gets
+  its own experiment name, and the stack's known harmless warnings are
+  hidden (``mmfsp/utils/quiet.py``).
+
+Nothing but the standard library is imported before the arguments are
+parsed, so ``--help`` answers at once.
+"""
 import argparse
+import os
+import os.path as osp
+import sys
 
-from mmengine.config import Config
-
-from mmfsp.utils.tool_args import (add_launch_args, add_work_dir_arg,
-                                   apply_common_args, apply_dataloader_args,
-                                   load_config, parse_tool_args)
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Train a classifier')
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train a model')
     parser.add_argument('config', help='train config file path')
-    add_work_dir_arg(parser)
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -32,56 +50,158 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--no-pin-memory',
         action='store_true',
-        help='do not pin memory in the dataloaders')
+        help='disable pin_memory in the dataloaders')
     parser.add_argument(
         '--no-persistent-workers',
         action='store_true',
-        help='do not keep dataloader workers alive between epochs')
-    add_launch_args(
-        parser,
-        cfg_options_help='override settings of the config, key=value, e.g. '
-        'train_cfg.max_iters=100 model.backbone.depth=8')
-    return parse_tool_args(parser)
+        help='disable persistent_workers in the dataloaders')
+    # mmfsp: --check
+    parser.add_argument(
+        '--check',
+        action='store_true',
+        help='check the config (dataset files, schedule, teacher and '
+        'student, cache pipeline) and build the model (layer names, paired '
+        'shapes, teacher checkpoint), then exit without training: exit '
+        'status 0 when no error is found')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action='extend',
+        metavar='KEY=VALUE',
+        help='override settings of the config, merged after every other '
+        'flag, e.g. train_cfg.max_iters=100 model.backbone.depth=8; a list '
+        'is key="[a,b]" or key=a,b (quotes needed, no white space)')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank (PyTorch >= 2.0)
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+
+    # mmfsp: KEY=VALUE pairs become a dict (mmengine's DictAction) after
+    # parsing, so that --help imports nothing
+    pairs, args.cfg_options = args.cfg_options, None
+    if pairs:
+        bad = [p for p in pairs if '=' not in p]
+        if bad:
+            parser.error(f'--cfg-options takes KEY=VALUE pairs, got {bad}')
+        from mmengine.config import DictAction
+        DictAction(option_strings=[], dest='cfg_options')(parser, args, pairs)
+    return args
 
 
-def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Apply the command line to the config, as mmpretrain's train.py."""
-    apply_common_args(cfg, args)
+def merge_args(cfg, args):
+    """Merge the command line into the config, ``--cfg-options`` last."""
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+
+    cfg.launcher = args.launcher
+
+    # work_dir: --work-dir, else the config's, else the config file's name
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
-    if args.no_validate:
-        cfg.val_cfg = None
-        cfg.val_dataloader = None
-        cfg.val_evaluator = None
+
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
-    return apply_dataloader_args(
-        cfg,
-        pin_memory=not args.no_pin_memory,
-        persistent_workers=not args.no_persistent_workers)
+
+    # mmfsp: the config's pin_memory / persistent_workers are kept unless a
+    # flag turns them off (mmpretrain's tool turns both on by default)
+    for name in DATALOADERS:
+        loader = cfg.get(name)
+        if not loader:
+            continue
+        if args.no_pin_memory:
+            loader['pin_memory'] = False
+        if args.no_persistent_workers:
+            loader['persistent_workers'] = False
+
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    # mmfsp: a dataloader without workers cannot keep them (PyTorch refuses
+    # persistent_workers=True with num_workers=0), also after --cfg-options
+    # train_dataloader.num_workers=0
+    for name in DATALOADERS:
+        loader = cfg.get(name)
+        if loader and loader.get('num_workers', 0) == 0:
+            loader['persistent_workers'] = False
+    return cfg
 
 
-def main() -> None:
-    args = parse_args()
-    import mmfsp  # noqa: F401  registers modules, installs safe loaders
-    from mmfsp.utils import (build_runner, check_dataset_files,
-                             setup_cpu_distributed)
-    from mmfsp.utils.config_check import check_config
-    cfg = merge_args(load_config(args), args)
-    # Missing data: say where to put it before anything is built.
+def check(cfg) -> None:
+    """mmfsp: ``--check``: the checks of a training run, then the model
+    built as the Runner would build it (unknown layer names, paired layers
+    of other shapes, a teacher checkpoint that does not fit)."""
+    from mmengine.registry import DefaultScope
+
+    from mmfsp.registry import MODELS
+    from mmfsp.utils import check_config, check_dataset_files, rescope_config
     check_dataset_files(cfg, ('train_dataloader', 'val_dataloader'))
-    # Config errors (stage switch after the end, stage-2 lr schedule off the
-    # switch, teacher / student classes, cache with random transforms).
     check_config(cfg)
+    if cfg.get('default_scope') == 'mmfsp':
+        rescope_config(cfg._cfg_dict)
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
+        MODELS.build(cfg.model)
+
+
+def main():
+    args = parse_args()
+
+    # mmfsp: hide the stack's known harmless warnings before they are given
+    from mmfsp.utils.quiet import hide_known_warnings
+    hide_known_warnings()
+
+    import mmfsp  # noqa: F401  mmfsp: registers its modules, stack fixes
+    from mmengine.config import Config
+
+    from mmfsp.utils import (build_runner, check_config, check_dataset_files,
+                             setup_cpu_distributed)
+
+    # load config
+    cfg = Config.fromfile(args.config)
+
+    # merge cli arguments to config
+    cfg = merge_args(cfg, args)
+
+    # mmfsp: what is wrong in the config stops the run here, before the
+    # Runner prints its environment and builds anything
+    if args.check:
+        try:
+            check(cfg)
+        except Exception as error:  # the message says what to change
+            sys.exit(f'{args.config}: {type(error).__name__}: {error}')
+        print(f'{args.config}: no error found')
+        return
+    check_dataset_files(cfg, ('train_dataloader', 'val_dataloader'))
+    check_config(cfg)
+
+    # mmfsp: --launcher pytorch on a machine without a GPU
     setup_cpu_distributed(cfg, args.launcher)
+
+    # build the runner from config (runner_type: a registered runner)
     runner = build_runner(cfg)
+
+    # start training
     runner.train()
 
 

@@ -1,4 +1,4 @@
-# FSP fast optimisation on CIFAR-10 (Yim et al. 2017, SPEC section 5): a
+# FSP fast optimisation on CIFAR-10 (Yim et al., CVPR 2017; docs/fsp.md): a
 # ResNet-26 student learns the FSP matrices of a trained ResNet-26 teacher for
 # 21k iterations (stage 1), then trains on the labels for 21k (stage 2), in
 # one run: python tools/train.py configs/fsp/resnet26_cifar10.py

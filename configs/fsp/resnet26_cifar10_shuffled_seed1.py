@@ -1,9 +1,9 @@
-# Shuffled FSP for diverse students (Yim et al. 2017, SPEC section 5), CIFAR-10
-# fast optimisation: resnet26_cifar10.py whose stage 1 learns the FSP matrices
-# of an equivalent, channel-permuted teacher (FSPDistiller, shuffle_seed 1:
-# one seeded permutation per residual stream / channel count, shared by every
-# FSP matrix using that feature). Students with seeds 1, 2, 3 differ more than
-# plain FSP students, and their ensemble is better:
+# Shuffled FSP for diverse students (Yim et al., CVPR 2017; docs/baselines.md),
+# CIFAR-10 fast optimisation: resnet26_cifar10.py whose stage 1 learns the FSP
+# matrices of an equivalent, channel-permuted teacher (FSPDistiller,
+# shuffle_seed 1: one seeded permutation per residual stream / channel count,
+# shared by every FSP matrix using that feature). Students with seeds 1, 2, 3
+# differ more than plain FSP students, and their ensemble is better:
 #   for s in 1 2 3; do python tools/train.py \
 #     configs/fsp/resnet26_cifar10_shuffled_seed$s.py; done
 #   python tools/test_ensemble.py configs/fsp/resnet26_cifar10.py \

@@ -1,7 +1,8 @@
-# FSP network minimisation on CIFAR-10 (SPEC section 5): a ResNet-8 student
-# (same 16/32/64 channels, so the three FSP pairs match) learns from a trained
-# ResNet-26 teacher. Stage 1 as the fast-optimisation experiment (21k); stage
-# 2 as long as the teacher (64k: lr 0.1 -> 0.01 at +32k -> 0.001 at +48k).
+# FSP network minimisation on CIFAR-10 (Yim et al., CVPR 2017;
+# docs/baselines.md): a ResNet-8 student (same 16/32/64 channels, so the three
+# FSP pairs match) learns from a trained ResNet-26 teacher. Stage 1 as the
+# fast-optimisation experiment (21k); stage 2 as long as the teacher (64k:
+# lr 0.1 -> 0.01 at +32k -> 0.001 at +48k).
 # The teacher: python tools/train.py configs/resnet/resnet26_cifar10.py
 # Baseline (ResNet-8 alone): configs/resnet/resnet8_cifar10.py
 _base_ = ['./resnet26_cifar10.py']

@@ -1,5 +1,6 @@
-# FSP fast optimisation on CIFAR-100 (SPEC section 5): ResNet-32 with 4x
-# channels (64/128/256) as teacher and student, no augmentation. Stage 1:
+# FSP fast optimisation on CIFAR-100 (Yim et al., CVPR 2017;
+# docs/baselines.md): ResNet-32 with 4x channels (64/128/256) as teacher and
+# student, no augmentation. Stage 1:
 # lr 0.001 -> 1e-4 at 16k -> 1e-5 at 24k until 32k; stage 2 as CIFAR-10 (lr
 # 0.1 -> 0.01 at +11k -> 0.001 at +16k, 21k): 53k iterations in all.
 # The teacher: python tools/train.py configs/resnet/resnet32x4_cifar100.py

@@ -1,5 +1,6 @@
-# FSP network minimisation on CIFAR-100 (SPEC section 5), no augmentation: a
-# ResNet-14x4 student (64/128/256 channels, as the teacher) learns from a
+# FSP network minimisation on CIFAR-100 (Yim et al., CVPR 2017;
+# docs/baselines.md), no augmentation: a ResNet-14x4 student (64/128/256
+# channels, as the teacher) learns from a
 # trained ResNet-32x4. Stage 1 as resnet32x4_cifar100.py (32k); stage 2 64k
 # (lr 0.1 -> 0.01 at +32k -> 0.001 at +48k), as the baseline
 # configs/resnet/resnet14x4_cifar100.py (paper: 58.65% alone).

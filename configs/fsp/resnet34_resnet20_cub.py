@@ -1,6 +1,6 @@
-# FSP transfer learning on CUB-200-2011 (SPEC section 5): a ResNet-20 student
-# ((2, 2, 3, 2) BasicBlocks, MSRA init) learns the four FSP matrices of a
-# ResNet-34 teacher pre-trained on ImageNet and fine-tuned on CUB.
+# FSP transfer learning on CUB-200-2011 (Yim et al., CVPR 2017): a ResNet-20
+# student ((2, 2, 3, 2) BasicBlocks, MSRA init) learns the four FSP matrices of
+# a ResNet-34 teacher pre-trained on ImageNet and fine-tuned on CUB.
 #   stage 1 (FSP loss):      lr 0.1 -> 0.01 at 11k -> 0.001 at 16k, until 21k
 #   stage 2 (cross-entropy): lr 0.1 -> 0.01 at +10k -> 0.001 at +20k, +30k
 # The teacher: python tools/train.py configs/resnet/resnet34_cub.py

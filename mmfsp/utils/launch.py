@@ -11,6 +11,7 @@ from mmengine.runner import Runner
 from mmfsp.registry import RUNNERS
 
 from .config_scope import rescope_config
+from .quiet import hide_known_log_messages
 
 
 def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
@@ -82,10 +83,16 @@ def _start_stamp() -> str:
 def build_runner(cfg: Config) -> Runner:
     """``Runner.from_cfg``, or the registered runner named by
     ``cfg.runner_type`` (the mmpretrain convention), after moving the
-    dicts inherited from ``mmpretrain::`` bases into the mmfsp scope."""
+    dicts inherited from ``mmpretrain::`` bases into the mmfsp scope and
+    giving the run its own name (:func:`make_run_unique`). mmengine's known
+    harmless log warnings are hidden from the runner's logger
+    (:func:`~mmfsp.utils.quiet.hide_known_log_messages`)."""
     if cfg.get('default_scope') == 'mmfsp':
         rescope_config(cfg._cfg_dict)
     make_run_unique(cfg)
     if 'runner_type' not in cfg:
-        return Runner.from_cfg(cfg)
-    return RUNNERS.build(cfg)
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+    hide_known_log_messages(runner.logger)
+    return runner

@@ -1,18 +1,18 @@
-"""Command-line arguments shared by tools/train.py, test.py, test_ensemble.py
-and train_generations.py (spelled as mmpretrain's tools spell them), and what
-they do to the config.
+"""Command-line arguments of tools/test_ensemble.py and
+tools/train_generations.py, spelled as mmpretrain's tools spell them, and
+what they do to the config. (tools/train.py and tools/test.py define theirs
+themselves, as mmpretrain's do.)
 
 A tool adds its positional arguments, :func:`add_work_dir_arg`, its own
 options, then :func:`add_launch_args` (the order of ``--help``), parses with
 :func:`parse_tool_args`, loads the config with :func:`load_config` and applies
-:func:`apply_common_args` / :func:`apply_dataloader_args`.
+:func:`apply_common_args` / :func:`apply_dataloader_args`. mmengine is
+imported only after the arguments are parsed.
 """
 import argparse
 import os
 import os.path as osp
 from typing import Optional, Sequence
-
-from mmengine.config import Config, DictAction
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -33,11 +33,13 @@ def add_launch_args(
         parser: argparse.ArgumentParser,
         cfg_options_help: str = 'override settings of the config, key=value'
 ) -> None:
-    """``--cfg-options``, ``--launcher`` and ``--local_rank``."""
+    """``--cfg-options`` (a dict once parsed by :func:`parse_tool_args`),
+    ``--launcher`` and ``--local_rank``."""
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action='extend',
+        metavar='KEY=VALUE',
         help=cfg_options_help)
     parser.add_argument(
         '--launcher',
@@ -50,16 +52,28 @@ def add_launch_args(
 def parse_tool_args(parser: argparse.ArgumentParser,
                     argv: Optional[Sequence[str]] = None
                     ) -> argparse.Namespace:
-    """Parse, and export ``--local_rank`` as ``LOCAL_RANK`` unless a launcher
-    has set it."""
+    """Parse; turn ``--cfg-options`` into a dict (mmengine's
+    ``DictAction``, imported only now so that ``--help`` stays fast) and
+    export ``--local_rank`` as ``LOCAL_RANK`` unless a launcher has set
+    it."""
     args = parser.parse_args(argv)
+    pairs = getattr(args, 'cfg_options', None)
+    if pairs is not None:
+        args.cfg_options = None
+        bad = [p for p in pairs if '=' not in p]
+        if bad:
+            parser.error(f'--cfg-options takes KEY=VALUE pairs, got {bad}')
+        from mmengine.config import DictAction
+        DictAction(option_strings=[], dest='cfg_options')(parser, args, pairs)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
 
 
-def load_config(args: argparse.Namespace) -> Config:
-    """``args.config`` with ``--cfg-options`` merged in."""
+def load_config(args: argparse.Namespace):
+    """``args.config`` (an ``mmengine.Config``) with ``--cfg-options``
+    merged in."""
+    from mmengine.config import Config
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -72,8 +86,8 @@ def default_work_dir(config: str, suffix: str = '') -> str:
     return osp.join('./work_dirs', f'{name}{suffix}')
 
 
-def apply_common_args(cfg: Config, args: argparse.Namespace,
-                      work_dir_suffix: str = '') -> Config:
+def apply_common_args(cfg, args: argparse.Namespace,
+                      work_dir_suffix: str = ''):
     """Set ``cfg.launcher`` and ``cfg.work_dir`` (``--work-dir``, else the
     config's, else :func:`default_work_dir`)."""
     cfg.launcher = args.launcher
@@ -84,10 +98,10 @@ def apply_common_args(cfg: Config, args: argparse.Namespace,
     return cfg
 
 
-def apply_dataloader_args(cfg: Config,
+def apply_dataloader_args(cfg,
                           names: Sequence[str] = DATALOADERS,
                           pin_memory: bool = True,
-                          persistent_workers: bool = True) -> Config:
+                          persistent_workers: bool = True):
     """On the dataloaders ``names`` that the config has: turn pin_memory off
     unless ``pin_memory``, and persistent_workers off unless
     ``persistent_workers`` or when there are no workers (which PyTorch
@@ -103,7 +117,7 @@ def apply_dataloader_args(cfg: Config,
     return cfg
 
 
-def add_dump_results(cfg: Config, out: Optional[str]) -> Config:
+def add_dump_results(cfg, out: Optional[str]):
     """With ``--out``, add a ``DumpResults`` metric writing the predictions
     to ``out`` (a .pkl file) to the test evaluator."""
     if out is None:

@@ -214,3 +214,61 @@ def test_teacher_checkpoint_with_other_classes(tmp_path, monkeypatch,
     assert 'teacher config has 10 classes' in message
     assert 'model.teacher.head.num_classes=5' in message
     _nothing_trained(work_dir)
+
+
+# ---------------------------------------------- tools/train.py --check
+def test_check_flag_exits_0_for_a_good_config(
+        tmp_path, monkeypatch, capsys, tiny_fashion_mnist, tiny_teacher):
+    cfg = write_fsp_cfg(tmp_path / 'good.py', tiny_fashion_mnist,
+                        tiny_teacher)
+    work_dir = tmp_path / 'work'
+    run_tool('train.py', [cfg, '--work-dir', work_dir, '--check'],
+             monkeypatch)
+    assert f'{cfg}: no error found' in capsys.readouterr().out
+    assert not work_dir.exists(), 'the Runner was built'
+
+
+@pytest.mark.parametrize('options, expected', [
+    # found in the config
+    ([f'custom_hooks.0.switch_iter={MAX_ITERS + 1}'],
+     ['ConfigError: The config has 1 error(s)', 'after the end of training']),
+    (['train_dataloader.dataset.data_root=/nonexistent'],
+     ['FileNotFoundError', '/nonexistent/train-images-idx3-ubyte']),
+    # found by building the model
+    (['model.distiller.fsp_pairs.0.first.source=backbone.layr1'],
+     ['UnknownModuleError: ', "no submodule named 'backbone.layr1'"]),
+])
+def test_check_flag_exits_nonzero_with_what_to_change(
+        tmp_path, monkeypatch, tiny_fashion_mnist, tiny_teacher, options,
+        expected):
+    cfg = write_fsp_cfg(tmp_path / 'bad.py', tiny_fashion_mnist,
+                        tiny_teacher)
+    work_dir = tmp_path / 'work'
+    with pytest.raises(SystemExit) as info:
+        run_tool('train.py', [cfg, '--work-dir', work_dir, '--check',
+                              '--cfg-options', *options], monkeypatch)
+    message = info.value.code
+    assert isinstance(message, str) and message.startswith(f'{cfg}: ')
+    for text in expected:
+        assert text in message
+    assert not work_dir.exists(), 'the Runner was built'
+
+
+def test_each_class_checks_its_own_part():
+    """The rules live with the classes that own them; check_config asks the
+    classes the config names (looked up in the registries, or by the given
+    lookup)."""
+    from mmfsp.models.algorithms import SingleTeacherDistill
+    cfg = Config.fromfile(str(REPO_ROOT / FSP))
+    cfg.merge_from_dict({'custom_hooks.0.switch_iter': 2001})
+    errors = DistillStageSwitchHook.check_config(cfg, 'custom_hooks.0')
+    assert len(errors) == 1 and 'custom_hooks.0.switch_iter <= 2000' in \
+        errors[0]
+    assert SingleTeacherDistill.check_config(cfg, 'model') == []
+    cfg.model.stages = [dict(student_loss=False, distill_losses=[])]
+    assert SingleTeacherDistill.check_config(cfg, 'model') == [
+        'model.stages: stage 1 computes no loss at all']
+    # A lookup that knows no class finds nothing to check.
+    check_config(cfg, lookup=lambda registry, type_: None)
+    with pytest.raises(ConfigError, match='2 error'):
+        check_config(cfg)

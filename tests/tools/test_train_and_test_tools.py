@@ -98,3 +98,76 @@ def test_amp_flag_sets_amp_optim_wrapper(monkeypatch):
     cfg = ns['merge_args'](Config.fromfile(FASHION_CFG), args)
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
     assert cfg.work_dir.endswith('resnet8_fashion_mnist')
+
+
+def _tool_ns(tool: str, monkeypatch, argv: list) -> dict:
+    """The functions of ``tools/<tool>`` (not run), ``sys.argv`` set."""
+    import runpy
+    import sys
+    monkeypatch.setattr(sys, 'argv', [tool, *argv])
+    return runpy.run_path(f'tools/{tool}')
+
+
+def test_cfg_options_win_over_every_other_flag(monkeypatch):
+    """As in mmpretrain's tools: --cfg-options is merged last."""
+    from mmengine.config import Config
+    ns = _tool_ns('train.py', monkeypatch, [
+        FASHION_CFG, '--work-dir', 'A', '--amp', '--resume', 'x.pth',
+        '--no-persistent-workers', '--cfg-options', 'work_dir=B',
+        'optim_wrapper.type=OptimWrapper', 'load_from=y.pth',
+        'train_dataloader.persistent_workers=True',
+        'train_dataloader.num_workers=2', 'launcher=slurm'
+    ])
+    cfg = ns['merge_args'](Config.fromfile(FASHION_CFG), ns['parse_args']())
+    assert cfg.work_dir == 'B'
+    assert cfg.optim_wrapper.type == 'OptimWrapper'
+    assert cfg.resume is True and cfg.load_from == 'y.pth'
+    assert cfg.train_dataloader.persistent_workers is True
+    assert cfg.launcher == 'slurm'
+    # A dataloader without workers cannot keep them, whoever set it.
+    ns = _tool_ns('train.py', monkeypatch, [
+        FASHION_CFG, '--cfg-options', 'train_dataloader.num_workers=0'])
+    cfg = ns['merge_args'](Config.fromfile(FASHION_CFG), ns['parse_args']())
+    assert cfg.train_dataloader.persistent_workers is False
+
+    ns = _tool_ns('test.py', monkeypatch, [
+        FASHION_CFG, 'ckpt.pth', '--work-dir', 'A', '--out', 'p.pkl',
+        '--cfg-options', 'work_dir=B', 'test_evaluator.topk=[1,5]'
+    ])
+    cfg = ns['merge_args'](Config.fromfile(FASHION_CFG), ns['parse_args']())
+    assert cfg.work_dir == 'B' and cfg.load_from == 'ckpt.pth'
+    assert cfg.test_evaluator[0]['topk'] == [1, 5]
+    assert cfg.test_evaluator[1] == dict(
+        type='DumpResults', out_file_path='p.pkl')
+
+
+@pytest.mark.parametrize('tool', ['train.py', 'test.py'])
+def test_help_imports_no_framework(tool, repo_root):
+    """--help (and argument errors) answer before torch, mmengine,
+    mmpretrain or mmfsp is imported."""
+    import subprocess
+    import sys
+    code = (
+        'import runpy, sys\n'
+        f'sys.argv = ["{tool}", "--help"]\n'
+        'try:\n'
+        f'    runpy.run_path("tools/{tool}", run_name="__main__")\n'
+        'except SystemExit:\n'
+        '    pass\n'
+        'heavy = sorted(m for m in sys.modules if m.split(".")[0] in '
+        '("torch", "mmengine", "mmpretrain", "mmcv", "mmfsp"))\n'
+        'print("IMPORTED", heavy)\n')
+    result = subprocess.run([sys.executable, '-c', code], cwd=repo_root,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert 'usage:' in result.stdout and '--cfg-options' in result.stdout
+    assert 'IMPORTED []' in result.stdout
+
+
+def test_cfg_options_must_be_pairs(monkeypatch, capsys):
+    ns = _tool_ns('train.py', monkeypatch,
+                  [FASHION_CFG, '--cfg-options', 'work_dir'])
+    with pytest.raises(SystemExit) as info:
+        ns['parse_args']()
+    assert info.value.code == 2
+    assert 'KEY=VALUE' in capsys.readouterr().err

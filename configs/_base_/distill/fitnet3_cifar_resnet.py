@@ -1,8 +1,8 @@
-# FitNet "3 loss" (the FSP paper's baseline, SPEC section 5): as
-# fitnet_cifar_resnet.py, but the three stage outputs of the student
-# (backbone.layer1..3) each regress the teacher's through their own 1x1
-# ConvRegressorConnector, one HintLoss per stage (loss_hint_layer1..3, equal
-# weights). Stage 1 therefore trains the whole backbone (the head gets no
+# FitNet "3 loss" (the FSP paper's baseline, Yim et al., CVPR 2017;
+# docs/baselines.md): as fitnet_cifar_resnet.py, but the three stage outputs of
+# the student (backbone.layer1..3) each regress the teacher's through their own
+# 1x1 ConvRegressorConnector, one HintLoss per stage (loss_hint_layer1..3,
+# equal weights). Stage 1 therefore trains the whole backbone (the head gets no
 # loss); stage 2 is cross-entropy + KD (tau 3, weight 4 -> 1).
 _base_ = ['./fitnet_cifar_resnet.py']
 _stages = ((1, 16), (2, 32), (3, 64))

@@ -1,14 +1,14 @@
-# FitNet (Romero et al., ICLR 2015) as the FSP paper's baseline (SPEC section
-# 5), "1 loss": the student's middle layer (output of stage 2, backbone.layer2)
-# regresses the teacher's (a 1x1 ConvRegressorConnector maps the student's
-# channels to the teacher's; HintLoss = 0.5 * ||r(v_g) - u_h||^2 per sample,
-# batch mean). Stage 1 (hint training) trains the student up to the guided
-# layer only (layer3 and the head receive no loss); stage 2 trains the whole
-# student with cross-entropy plus Hinton KD at temperature 3 whose weight
-# LossWeightScheduleHook moves linearly from 4 to 1 (see the schedules
-# fitnet_cifar_sgd_35k_*.py). The stage-2 KD term is KDLoss:
-# tau^2 * KL(softmax(t/tau) || softmax(s/tau)), as SPEC section 5 defines
-# Hinton KD; FitNet's own paper writes lambda * H(P_T^tau, P_S^tau) without
+# FitNet (Romero et al., ICLR 2015) as the FSP paper's baseline (Yim et al.,
+# CVPR 2017; docs/baselines.md), "1 loss": the student's middle layer (output
+# of stage 2, backbone.layer2) regresses the teacher's (a 1x1
+# ConvRegressorConnector maps the student's channels to the teacher's; HintLoss
+# = 0.5 * ||r(v_g) - u_h||^2 per sample, batch mean). Stage 1 (hint training)
+# trains the student up to the guided layer only (layer3 and the head receive
+# no loss); stage 2 trains the whole student with cross-entropy plus Hinton KD
+# at temperature 3 whose weight LossWeightScheduleHook moves linearly from 4 to
+# 1 (see the schedules fitnet_cifar_sgd_35k_*.py). The stage-2 KD term is
+# KDLoss: tau^2 * KL(softmax(t/tau) || softmax(s/tau)), Hinton KD as the FSP
+# paper uses it; FitNet's own paper writes lambda * H(P_T^tau, P_S^tau) without
 # the tau^2 = 9 factor (same gradients up to that factor).
 # Student and teacher are CIFAR ResNet-26 here; experiments override depth,
 # input channels and the teacher checkpoint.

@@ -1,10 +1,10 @@
-# FSP distillation of a CIFAR ResNet (Yim et al., CVPR 2017; SPEC sections
-# 2-4). Student (`architecture`) and teacher are plain ImageClassifier configs,
-# the same as their stand-alone configs' `model` (ResNet-26, 10 classes here;
-# experiments override depth / width / classes). One FSP pair per stage:
-# (input of stage k = previous stage's or the stem's output, output of stage
-# k), k = 1..3, equal weights. Stage 1 computes the FSP loss only (the head
-# gets no loss), stage 2 the student's cross-entropy only (no teacher).
+# FSP distillation of a CIFAR ResNet (Yim et al., CVPR 2017; docs/fsp.md).
+# Student (`architecture`) and teacher are plain ImageClassifier configs, the
+# same as their stand-alone configs' `model` (ResNet-26, 10 classes here;
+# experiments override depth / width / classes). One FSP pair per stage: (input
+# of stage k = previous stage's or the stem's output, output of stage k), k =
+# 1..3, equal weights. Stage 1 computes the FSP loss only (the head gets no
+# loss), stage 2 the student's cross-entropy only (no teacher).
 _base_ = ['../models/resnet26_cifar.py']
 model = dict(
     _delete_=True,  # a SingleTeacherDistill, not the base's classifier

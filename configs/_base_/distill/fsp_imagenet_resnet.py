@@ -1,7 +1,7 @@
 # FSP distillation of ImageNet-style ResNets (4 stages of 64/128/256/512
-# channels; SPEC section 3): one pair per stage, (input of stage k, output of
-# stage k), k = 1..4; stage 1's input is the stem's max-pool output. The
-# FSP paper's CUB-200-2011 transfer experiment: teacher ResNet-34 (ImageNet
+# channels; Yim et al., CVPR 2017): one pair per stage, (input of stage k,
+# output of stage k), k = 1..4; stage 1's input is the stem's max-pool output.
+# The FSP paper's CUB-200-2011 transfer experiment: teacher ResNet-34 (ImageNet
 # pre-trained, fine-tuned on CUB), student ResNet-20 with (2, 2, 3, 2)
 # BasicBlocks, both as their stand-alone configs (configs/resnet/).
 # The teacher is written out: mmengine forbids two bases with the same key

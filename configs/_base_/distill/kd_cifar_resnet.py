@@ -1,10 +1,10 @@
-# Hinton KD (Hinton, Vinyals, Dean 2015) as the FSP paper's baseline (SPEC
-# section 5): the student trains on cross-entropy plus
+# Hinton KD (Hinton, Vinyals, Dean 2015) as the FSP paper's baseline (Yim et
+# al., CVPR 2017; docs/baselines.md): the student trains on cross-entropy plus
 # KDLoss = tau^2 * KL(softmax(t/tau) || softmax(s/tau)) on the head logits
 # (head.fc), from the start, one stage, teacher frozen. mmfsp's baseline is
 # FitNet's stage 2 without the hint stage: tau = 3 and a KD weight moving
-# linearly from 4 to 1 (LossWeightScheduleHook in the kd_* schedules), so
-# KD and FitNet differ only by the hints. Plain KD with a constant weight:
+# linearly from 4 to 1 (LossWeightScheduleHook in the kd_* schedules), so KD
+# and FitNet differ only by the hints. Plain KD with a constant weight:
 #   --cfg-options "custom_hooks=[]" \
 #   model.distiller.distill_losses.loss_kd.loss_weight=1.0
 # Student and teacher are CIFAR ResNet-26 here; experiments override them.

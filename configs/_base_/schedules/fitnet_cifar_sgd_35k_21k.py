@@ -1,5 +1,6 @@
-# FitNet baseline of the FSP paper (SPEC section 5) in one run, CIFAR fast
-# optimisation: SGD, momentum 0.9, weight decay 1e-4, batch 128.
+# FitNet baseline of the FSP paper (Yim et al., CVPR 2017; docs/baselines.md)
+# in one run, CIFAR fast optimisation: SGD, momentum 0.9, weight decay 1e-4,
+# batch 128.
 #   stage 1 (hints):   lr 1e-4 -> 1e-5 at 25k, until 35k
 #   stage 2 (CE + KD): lr 0.1 -> 0.01 at +11k -> 0.001 at +16k, until +21k
 #                      (the FSP students' stage 2), KD weight 4 -> 1

@@ -1,5 +1,5 @@
-# Algorithm 1 of the FSP paper in one run (SPEC sections 4-5), CIFAR-10 fast
-# optimisation: SGD, momentum 0.9, weight decay 1e-4, batch 128.
+# Algorithm 1 of the FSP paper (Yim et al., CVPR 2017; docs/fsp.md) in one run,
+# CIFAR-10 fast optimisation: SGD, momentum 0.9, weight decay 1e-4, batch 128.
 #   stage 1 (FSP loss):      lr 0.001 -> 1e-4 at 11k -> 1e-5 at 16k, until 21k
 #   stage 2 (cross-entropy): lr 0.1 -> 0.01 at +11k -> 0.001 at +16k, +21k
 # DistillStageSwitchHook switches at iteration 21000: saves

@@ -1,45 +1,16 @@
-"""Switch a staged distillation run to its next stage at a fixed iteration.
-
+"""Switch a staged distillation run to its next stage at a fixed iteration:
 Algorithm 1 of Yim et al., "A Gift from Knowledge Distillation" (CVPR 2017)
-in one run: stage 1 (FSP loss only) for ``switch_iter`` iterations, then
-stage 2 (cross-entropy only). At the start of iteration ``switch_iter`` the
-hook
-
-1. saves the stage-1 model as ``stage1_iter_<switch_iter>.pth`` in the work
-   dir (weights only; several stage-2 students can start from it, see
-   docs/fsp.md), unless ``save_checkpoint=False``;
-2. frees the teacher when no later stage uses it (the module is deleted,
-   its hooks removed, its parameters removed from the optimizer,
-   ``torch.cuda.empty_cache()``);
-3. sets the model's stage (:meth:`SingleTeacherDistill.set_stage`);
-4. resets the optimizer state (fresh momentum), as a new training would,
-   and drops the stage-1 loss entries from the logged history;
-5. with ``rescale_weight_norms=True`` (an mmfsp option, off by default;
-   the paper does not do it) divides every student backbone conv that feeds
-   a batch norm (and that BN's running statistics) so that its weight norm
-   is that of a fresh initialisation: the function is unchanged, but stage
-   2 starts at the effective learning rate ``lr / ||w||^2`` of a fresh
-   network instead of one slowed by stage 1's norm growth
-   (:mod:`mmfsp.models.utils.conv_bn_rescale`);
-6. starts the stage-2 learning rate: every parameter group's lr becomes
-   ``stage_lr`` times the group's own multiplier (``initial_lr`` / the
-   optimizer's base lr). The stage-2 decay is an ordinary param scheduler
-   whose ``begin`` is ``switch_iter``, e.g.
-   ``dict(type='MultiStepLR', by_epoch=False, begin=21000, end=42000,
-   milestones=[11000, 16000])`` (milestones count from ``begin``).
-
-Resuming: checkpoints carry ``meta['distill_stage']``. Loading a checkpoint
-saved after the switch puts the model in that stage *before* the weights and
-the optimizer are restored (the teacher is freed, so the state dicts match);
-a run resumed before the switch switches when it reaches ``switch_iter``.
-``switch_iter >= max_iters`` runs stage 1 alone.
+in one training run. What the switch does, and how resuming works around
+it: docs/fsp.md ("What happens during the run").
 """
-from typing import Optional
+import re
+from typing import List, Optional, Tuple
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from mmfsp.registry import HOOKS
+from mmfsp.utils.config_check import get_entry, type_name
 
 META_KEY = 'distill_stage'
 
@@ -54,26 +25,97 @@ def _optimizers(runner) -> list:
     return [w.optimizer for w in wrappers if hasattr(w, 'optimizer')]
 
 
+def _iter_max_iters(cfg) -> Optional[int]:
+    """``train_cfg.max_iters`` of an iteration-based training, else None
+    (mmengine: ``type='IterBasedTrainLoop'``, or no type and
+    ``by_epoch=False``)."""
+    train_cfg = cfg.get('train_cfg')
+    if not isinstance(train_cfg, dict):
+        return None
+    loop = train_cfg.get('type')
+    iter_based = train_cfg.get('by_epoch') is False if loop is None else \
+        type_name(loop) == 'IterBasedTrainLoop'
+    max_iters = train_cfg.get('max_iters')
+    return int(max_iters) if iter_based and max_iters is not None else None
+
+
+def _iter_lr_schedulers(cfg) -> List[Tuple[int, dict]]:
+    """``(index, scheduler)`` of the iteration-based lr schedulers of
+    ``cfg.param_scheduler``."""
+    schedulers = cfg.get('param_scheduler')
+    if isinstance(schedulers, dict):
+        schedulers = [schedulers]
+    return [(j, s) for j, s in enumerate(schedulers or [])
+            if isinstance(s, dict) and s.get('by_epoch', True) is False and (
+                'LR' in type_name(s.get('type'))
+                or s.get('param_name') == 'lr')]
+
+
+def _span(scheduler: dict) -> Tuple[float, float]:
+    begin = scheduler.get('begin', 0)
+    end = scheduler.get('end')
+    return float(begin or 0), float('inf') if end is None else float(end)
+
+
+def _describe_scheduler(j: int, scheduler: dict) -> str:
+    begin, end = _span(scheduler)
+    end_text = 'not set' if end == float('inf') else f'{end:g}'
+    return (f'param_scheduler[{j}] ({type_name(scheduler.get("type"))}, '
+            f'begin={begin:g}, end={end_text})')
+
+
 @HOOKS.register_module()
 class DistillStageSwitchHook(Hook):
-    """Move a :class:`SingleTeacherDistill` model to stage ``stage`` at
-    iteration ``switch_iter`` (see the module docstring).
+    """Move a :class:`SingleTeacherDistill` model to stage ``stage`` at the
+    start of iteration ``switch_iter``.
+
+    At the switch the hook saves the model as
+    ``stage<k>_iter_<switch_iter>.pth`` in the work dir (weights only),
+    frees the teacher when no later stage uses it (module, recorder hooks,
+    optimizer entries), sets the model's stage, resets the optimizer state
+    (fresh momentum), drops the finished stage's loss entries from the log,
+    optionally rescales the student's conv weights (``rescale_weight_norms``)
+    and sets every parameter group's lr to ``stage_lr`` times the group's
+    own multiplier. The new stage's lr decay is an ordinary param scheduler
+    whose ``begin`` is ``switch_iter`` (its milestones count from there).
+    Checkpoints carry the stage in ``meta['distill_stage']``, so a run
+    resumed after the switch continues in the new stage. ``switch_iter ==
+    max_iters`` trains stage 1 alone.
 
     Args:
-        switch_iter (int): the first iteration of the new stage.
-        stage (int): the stage switched to. Defaults to 2.
-        stage_lr (float, optional): learning rate the new stage starts with
-            (before multipliers). None keeps the scheduled lr.
-        reset_optimizer (bool): clear the optimizer state (momentum).
+        switch_iter (int): The first iteration of the new stage.
+        stage (int): The stage switched to. Defaults to 2.
+        stage_lr (float, optional): The learning rate the new stage starts
+            with (before multipliers). Defaults to None: the scheduled lr
+            is kept and the param schedulers own it.
+        reset_optimizer (bool): Clear the optimizer state (momentum).
             Defaults to True.
-        free_teacher (bool): free the teacher when no later stage uses it.
+        free_teacher (bool): Free the teacher when no later stage uses it.
             Defaults to True.
-        save_checkpoint (bool): save the model as
-            ``stage<k>_iter_<switch_iter>.pth`` before switching. Defaults to
-            True.
-        rescale_weight_norms (bool): rescale the student's backbone conv
-            weights to the norms of a fresh initialisation, preserving its
-            function (module docstring, step 5). Defaults to False.
+        save_checkpoint (bool): Save the model as
+            ``stage<k>_iter_<switch_iter>.pth`` before switching. Defaults
+            to True.
+        rescale_weight_norms (bool): Rescale every student backbone conv
+            that feeds a batch norm (and that BN's running statistics) to
+            the weight norm of a fresh initialisation, keeping the student's
+            function, so that stage 2 starts at the effective learning rate
+            of a fresh network (an mmfsp option, not in the paper;
+            docs/fsp.md, "Weight-norm growth in stage 1"). Defaults to
+            False.
+
+    Example:
+        >>> # 21k iterations of FSP loss, then 21k of cross-entropy
+        >>> custom_hooks = [
+        >>>     dict(type='DistillStageSwitchHook', switch_iter=21000,
+        >>>          stage_lr=0.1)
+        >>> ]
+        >>> param_scheduler = [
+        >>>     dict(type='MultiStepLR', by_epoch=False, begin=0, end=21000,
+        >>>          milestones=[11000, 16000]),
+        >>>     dict(type='MultiStepLR', by_epoch=False, begin=21000,
+        >>>          end=42000, milestones=[11000, 16000]),
+        >>> ]
+        >>> train_cfg = dict(by_epoch=False, max_iters=42000)
     """
 
     # Before RuntimeInfoHook, so that the switch iteration logs its new lr.
@@ -99,6 +141,75 @@ class DistillStageSwitchHook(Hook):
         self.free_teacher = free_teacher
         self.save_checkpoint = save_checkpoint
         self.rescale_weight_norms = rescale_weight_norms
+
+    @classmethod
+    def check_config(cls, cfg, key: str) -> List[str]:
+        """The errors of the hook at ``key`` (``'custom_hooks.0'``) of
+        ``cfg`` against an iteration-based schedule (an epoch-based one is
+        checked in :meth:`before_train`); see
+        :func:`mmfsp.utils.check_config`.
+
+        * A switch after the end of training (``switch_iter >
+          train_cfg.max_iters``): the new stage would never run.
+          ``switch_iter == max_iters`` is allowed (stage 1 alone).
+        * With ``stage_lr`` set: an lr scheduler that runs across the
+          switch, or a new-stage lr schedule whose first ``begin`` is after
+          the switch. Both would silently shift the new stage's decay
+          against the restarted lr; every intended schedule can be written
+          with ``begin == switch_iter`` (docs/fsp.md, "A config for a new
+          teacher / student pair").
+        """
+        hook = get_entry(cfg, key)
+        switch = hook.get('switch_iter') if isinstance(hook, dict) else None
+        max_iters = _iter_max_iters(cfg)
+        if not isinstance(switch, int) or max_iters is None:
+            return []  # __init__ rejects a bad value; epochs: before_train
+        index = re.sub(r'\.(\d+)$', r'[\1]', key)
+        where = f'{index} ({type_name(hook.get("type"))})'
+        stage = hook.get('stage', 2)
+        if switch > max_iters:
+            return [
+                f'{where} switches to stage {stage} at iteration {switch}, '
+                f'after the end of training (train_cfg.max_iters='
+                f'{max_iters}): stage {stage} would never run. Train longer '
+                f'(train_cfg.max_iters > {switch}; the stage-2 scheduler\'s '
+                f'end is the usual value) or switch earlier ({key}.'
+                f'switch_iter <= {max_iters}; switch_iter == max_iters '
+                f'trains stage 1 alone).'
+            ]
+        if hook.get('stage_lr') is None or switch == max_iters:
+            return []
+        errors = []
+        where = f'the stage switch at iteration {switch} ({key}.' \
+                f'switch_iter, which restarts the lr at stage_lr=' \
+                f'{hook["stage_lr"]})'
+        later = []
+        for j, scheduler in _iter_lr_schedulers(cfg):
+            begin, end = _span(scheduler)
+            if begin < switch < end:
+                errors.append(
+                    f'{_describe_scheduler(j, scheduler)} runs across '
+                    f'{where}: it would keep changing the restarted lr, '
+                    f'counting its milestones from iteration {begin:g}. '
+                    f'End the stage-1 lr schedule at the switch '
+                    f'(param_scheduler.{j}.end={switch}) and begin the '
+                    f'stage-2 one there (begin={switch}; its milestones '
+                    f'count from begin).')
+            elif begin >= switch and end > switch:
+                later.append((begin, j, scheduler))
+        first = min(later, key=lambda x: x[:2]) if later else None
+        if first is not None and first[0] > switch:
+            begin, j, scheduler = first
+            errors.append(
+                f'The stage-2 lr schedule begins at iteration {begin:g} '
+                f'({_describe_scheduler(j, scheduler)}), not at {where}: '
+                f'its milestones would count from {begin:g}, '
+                f'{begin - switch:g} iterations after the restart. Set '
+                f'param_scheduler.{j}.begin={switch} (or {key}.'
+                f'switch_iter={begin:g} if the switch is what is wrong; for '
+                f'a constant lr before a later decay keep begin={switch} '
+                f'and move the milestones).')
+        return errors
 
     @staticmethod
     def _model(runner):
@@ -161,9 +272,6 @@ class DistillStageSwitchHook(Hook):
         for key in [k for k in hub.log_scalars
                     if k == 'train/loss' or k.startswith('train/distill.')]:
             hub.log_scalars.pop(key)
-            # MessageHub keeps a resumability flag per key; a flag without
-            # its scalar makes every later checkpoint warn.
-            getattr(hub, '_resumed_keys', {}).pop(key, None)
         runner.logger.info(
             f'Distillation stage {old} -> {self.stage} at iteration '
             f'{runner.iter}: teacher '
@@ -173,7 +281,8 @@ class DistillStageSwitchHook(Hook):
 
     @staticmethod
     def _rescale_student(model) -> str:
-        """Step 5 of the module docstring; returns a log fragment."""
+        """``rescale_weight_norms`` (see the class docstring); returns a
+        log fragment."""
         from mmfsp.models.utils import (conv_bn_pairs, fresh_init_conv_norms,
                                         rescale_conv_bn_norms)
         student = model.architecture
@@ -197,8 +306,8 @@ class DistillStageSwitchHook(Hook):
             raise ValueError(f'DistillStageSwitchHook switches to stage '
                              f'{self.stage} but model.stages has only '
                              f'{model.num_stages}')
-        # Also an epoch-based loop's (tools/train.py checks iteration-based
-        # configs before building anything: mmfsp.utils.config_check).
+        # Also an epoch-based loop's (an iteration-based config is checked
+        # before anything is built: check_config).
         max_iters = getattr(runner, 'max_iters', None)
         if isinstance(max_iters, int) and self.switch_iter > max_iters:
             raise ValueError(
@@ -231,6 +340,18 @@ class DistillStageSwitchHook(Hook):
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint.setdefault('meta', {})[META_KEY] = self._model(
             runner).stage
+        # The message hub still marks the dropped stage-1 entries as
+        # resumable; saved, such a mark without its scalar makes mmengine
+        # warn when the checkpoint is resumed. Save only the marks of what
+        # the hub still holds.
+        state = checkpoint.get('message_hub')
+        if isinstance(state, dict) and 'resumed_keys' in state:
+            hub = runner.message_hub
+            checkpoint['message_hub'] = dict(
+                state,
+                resumed_keys=type(state['resumed_keys'])(
+                    (k, v) for k, v in state['resumed_keys'].items()
+                    if k in hub.log_scalars or k in hub.runtime_info))
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         saved = checkpoint.get('meta', {}).get(META_KEY)

@@ -3,8 +3,9 @@
 Romero et al., "FitNets: Hints for Thin Deep Nets" (ICLR 2015), section 2.2:
 after hint training, the whole student is trained with knowledge
 distillation whose weight ``lambda`` is annealed linearly during training.
-The FSP paper's FitNet baseline (SPEC section 5) uses temperature 3 and a KD
-weight decaying linearly from 4 to 1 over stage 2.
+The FSP paper's FitNet baseline (Yim et al., CVPR 2017, section 5) uses
+temperature 3 and a KD weight decaying linearly from 4 to 1 over stage 2
+(docs/baselines.md, "FitNet").
 
 The hook writes the weight into the loss module's ``loss_weight`` before
 every training iteration, from the iteration number alone::

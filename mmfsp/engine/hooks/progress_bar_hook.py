@@ -14,8 +14,13 @@ class ProgressBarHook(Hook):
     process, using rich (installed with mmengine).
 
     Args:
-        description (str): the label in front of the bar.
-        loss_key (str): the logged scalar shown next to the bar.
+        description (str): The label in front of the bar. Defaults to
+            ``'train'``.
+        loss_key (str): The key of the model's output shown next to the
+            bar. Defaults to ``'loss'``.
+
+    Example:
+        >>> custom_hooks = [dict(type='ProgressBarHook', description='FSP')]
     """
 
     priority = 'VERY_LOW'

@@ -1,16 +1,6 @@
-"""Allow the teacher-FSP cache only for a deterministic training data path.
-
-A :class:`~mmfsp.models.algorithms.CachedTeacherFSPDistill` model reuses the
-teacher's FSP matrices of a training sample (Yim et al., CVPR 2017, section
-4.1: "19 s per 100 iterations when the teacher's FSP matrices are stored").
-That is only correct when the sample is the same image every time it is
-read. At the start of training this hook checks the training dataset's
-pipeline and the model's data preprocessor; a random transform (RandomCrop,
-RandomFlip, RandomResizedCrop, AutoAugment, ... or a batch augment such as
-Mixup) stops the run with
-:class:`~mmfsp.datasets.NondeterministicPipelineError` naming it. Without
-this hook the model refuses to cache (it raises at its first training
-iteration), so a random pipeline can never be cached silently.
+"""Allow the teacher-FSP cache only for a deterministic training data path
+(Yim et al., CVPR 2017, section 4.1; docs/baselines.md, "Teacher-FSP
+cache").
 """
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -21,7 +11,20 @@ from mmfsp.registry import HOOKS
 @HOOKS.register_module()
 class TeacherFSPCacheHook(Hook):
     """Check the training data path and switch the model's teacher-FSP cache
-    on (see the module docstring). No arguments."""
+    on.
+
+    A :class:`~mmfsp.models.algorithms.CachedTeacherFSPDistill` model
+    reuses the teacher's FSP matrices of a training sample, which is only
+    correct when the sample is the same image every time it is read. At the
+    start of training the hook checks the training dataset's pipeline and
+    the model's data preprocessor; a random transform (RandomCrop,
+    RandomFlip, AutoAugment, ... or a batch augment such as Mixup) stops the
+    run with :class:`~mmfsp.datasets.NondeterministicPipelineError` naming
+    it. Without this hook the model refuses to cache. No arguments.
+
+    Example:
+        >>> custom_hooks = [dict(type='TeacherFSPCacheHook')]
+    """
 
     priority = 'VERY_HIGH'
 

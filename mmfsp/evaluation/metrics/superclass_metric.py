@@ -1,31 +1,9 @@
 """How meaningful a model's secondary classes are, judged by CIFAR-100's
-20 superclasses.
-
-Yang, Xie, Qiao, Yuille, "Knowledge Distillation in Generations: More
-Tolerant Teachers Educate Better Students" (2018) argue that a tolerant
-teacher's secondary classes carry semantic information, and measure it with
-CIFAR-100's superclasses (their Dist^C and Dist^S, whose exact definitions are
-not known). mmfsp reports, averaged over the test images, with ``p`` the
-predicted scores, ``y`` the true class and ``S(y)`` its superclass:
-
-- ``top{K}_same_superclass``: the fraction of the K secondary classes that lie
-  in ``S(y)``. The secondary classes are the K highest-scoring classes
-  **other than the true class** (``exclude='label'``, the default), so the
-  measure does not depend on whether the top-1 prediction is right; with
-  ``exclude='pred'`` they are the K highest classes other than the top-1
-  prediction (a wrong prediction then lets ``y`` itself count as a secondary
-  class in ``S(y)``). K defaults to 4, the number of other classes in a
-  CIFAR-100 superclass, so 1.0 is reachable; chance is 4/99 = 0.040.
-- ``superclass_mass``: ``sum_{c in S(y), c != y} p[c]``, the probability mass
-  on the other classes of the true superclass.
-- ``superclass_share``: that mass divided by the mass on all classes other
-  than ``y`` (images whose other classes all have probability 0 are left
-  out); this separates "where" the secondary mass goes from "how much" of it
-  there is. Chance is 4/99.
-
-The fine-to-coarse map comes from the CIFAR-100 python files, which carry
-both label sets (``data_root/cifar-100-python/{train,test}``, the layout
-mmpretrain's ``CIFAR100`` reads), or from an explicit ``fine_to_coarse`` list.
+20 superclasses, as Yang et al. (AAAI 2019, "Training Deep Neural Networks
+in Generations"; arXiv:1805.05551) measure the tolerant teacher's effect.
+Their Dist^C and Dist^S are not defined exactly; what mmfsp reports
+(``top{K}_same_superclass``, ``superclass_mass``, ``superclass_share``):
+docs/losses_and_metrics.md ("Secondary-class metric").
 """
 import pickle
 from pathlib import Path

@@ -16,7 +16,8 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmfsp.registry import MODELS
-from mmfsp.utils.config_check import get_entry, type_name
+from mmfsp.utils.config_check import get_entry
+from ..distillers import ConfigurableDistiller
 from .distill_checkpoint import load_teacher_weights
 
 _STAGE_KEYS = {'student_loss', 'distill_losses'}
@@ -77,16 +78,6 @@ def _stage_errors(stages: List[dict],
     return errors
 
 
-def _recorder_sources(recorders: dict, names: List[str]) -> List[str]:
-    out = []
-    for name in names:
-        recorder = recorders.get(name)
-        if isinstance(recorder, dict) and \
-                type_name(recorder.get('type')) == 'ModuleOutputs':
-            out.append(str(recorder.get('source', '')))
-    return out
-
-
 def _logits_class_errors(model: dict, key: str) -> List[str]:
     """A logits loss must pair heads with the same number of classes."""
     student, teacher = model.get('architecture'), model.get('teacher')
@@ -97,31 +88,15 @@ def _logits_class_errors(model: dict, key: str) -> List[str]:
     t_classes = (teacher.get('head') or {}).get('num_classes')
     if s_classes is None or t_classes is None or s_classes == t_classes:
         return []
-    s_rec = dict(distiller.get('student_recorders') or {})
-    t_rec = dict(distiller.get('teacher_recorders') or {})
-    losses = dict(distiller.get('distill_losses') or {})
-    errors = []
-    for name, mapping in dict(distiller.get('loss_forward_mappings')
-                              or {}).items():
-        s_names, t_names = [], []
-        for specs in dict(mapping or {}).values():
-            specs = specs if isinstance(specs, (list, tuple)) else [specs]
-            for spec in (s for s in specs if isinstance(s, dict)):
-                rec = spec.get('recorder')
-                names = [rec] if isinstance(rec, str) else list(rec or [])
-                (s_names if spec.get('from_student') else t_names).extend(
-                    names)
-        if 'head.fc' in _recorder_sources(s_rec, s_names) and \
-                'head.fc' in _recorder_sources(t_rec, t_names):
-            loss_type = type_name((losses.get(name) or {}).get('type'))
-            errors.append(
-                f'Distill loss {name!r} ({loss_type}) compares the logits '
-                f'(head.fc outputs) of a student with {s_classes} classes '
-                f'({key}.architecture.head.num_classes) and a teacher with '
-                f'{t_classes} ({key}.teacher.head.num_classes). Both must '
-                f'be the number of classes of the dataset: set the wrong '
-                f'one (and use a teacher checkpoint trained for it).')
-    return errors
+    return [
+        f'Distill loss {name!r} ({loss_type}) compares the logits (head.fc '
+        f'outputs) of a student with {s_classes} classes ({key}.'
+        f'architecture.head.num_classes) and a teacher with {t_classes} '
+        f'({key}.teacher.head.num_classes). Both must be the number of '
+        f'classes of the dataset: set the wrong one (and use a teacher '
+        f'checkpoint trained for it).' for name, loss_type in
+        ConfigurableDistiller.losses_comparing(distiller, 'head.fc').items()
+    ]
 
 
 @MODELS.register_module()

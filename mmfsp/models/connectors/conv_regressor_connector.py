@@ -1,28 +1,8 @@
 """FitNet's convolutional regressor: the student's guided layer mapped onto
-the teacher's hint layer.
-
-Romero, Ballas, Kahou, Chassang, Gatta, Bengio, "FitNets: Hints for Thin Deep
-Nets" (ICLR 2015), section 2.2: the hint loss compares the teacher's hint
-feature ``u_h`` with ``r(v_g)``, a convolution ``r`` applied to the student's
-guided feature ``v_g``, so that a thinner student can be guided by a wider
-teacher. ``r`` belongs to the student side of stage 1 only: it is trained
-with the student's layers up to the guided layer and discarded afterwards
-(it lives in the distiller, not in the student's checkpoint keys
-``architecture.``).
-
-mmfsp's choices (the paper's regressor is tied to its maxout networks):
-
-* a single ``kernel_size`` x ``kernel_size`` convolution with bias, stride 1,
-  ``'same'`` padding (``kernel_size // 2``) by default, so guided and hint
-  layers of equal spatial size stay equal; FitNet's own rule for a larger
-  guided layer (a "valid" convolution with kernel ``N_g - N_h + 1``) is
-  ``padding=0`` with that kernel;
-* no normalisation and no non-linearity by default. FitNet applies the hint
-  layer's non-linearity to the regressor's output; for ResNet stage outputs
-  (after a ReLU) that is ``act_cfg=dict(type='ReLU')``. MMRazor's and
-  torchdistill's FitNet recipes add a BN (``norm_cfg=dict(type='BN')``).
-
-Initialisation: Kaiming (MSRA), as the networks it connects.
+the teacher's hint layer (Romero et al., "FitNets: Hints for Thin Deep
+Nets", ICLR 2015, section 2.2), used by the FSP paper's FitNet baseline
+(docs/baselines.md, "FitNet"). It lives in the distiller, so it is trained
+in the hint stage and is not part of the student's checkpoint keys.
 """
 from typing import Optional
 
@@ -43,17 +23,30 @@ class ConvRegressorConnector(BaseModule):
     (B, out_channels, H', W').
 
     Args:
-        in_channels (int): channels of the student's guided layer.
-        out_channels (int): channels of the teacher's hint layer.
-        kernel_size (int): 1 (default) or 3, or FitNet's ``N_g - N_h + 1``
-            with ``padding=0``.
-        padding (int, optional): zero padding; ``kernel_size // 2`` when
-            None (output of the input's spatial size).
-        norm_cfg (dict, optional): e.g. ``dict(type='BN')``; none by default.
-        act_cfg (dict, optional): e.g. ``dict(type='ReLU')``; none by
-            default.
-        init_cfg (dict, optional): Kaiming init of the convolution by
-            default.
+        in_channels (int): Channels of the student's guided layer.
+        out_channels (int): Channels of the teacher's hint layer.
+        kernel_size (int): The convolution's kernel size (with bias, stride
+            1). FitNet's own rule for a guided layer larger than the hint
+            layer is a "valid" convolution with kernel ``N_g - N_h + 1``
+            and ``padding=0``. Defaults to 1.
+        padding (int, optional): Zero padding. Defaults to None:
+            ``kernel_size // 2``, so guided and hint layers of equal
+            spatial size stay equal.
+        norm_cfg (dict, optional): A norm layer after the convolution, e.g.
+            ``dict(type='BN')`` as in MMRazor's and torchdistill's FitNet
+            recipes. Defaults to None.
+        act_cfg (dict, optional): An activation, e.g. ``dict(type='ReLU')``
+            for FitNet's hint-layer non-linearity on ResNet stage outputs.
+            Defaults to None.
+        init_cfg (dict, optional): Defaults to
+            ``dict(type='Kaiming', layer='Conv2d')`` (MSRA, as the networks
+            it connects).
+
+    Example:
+        >>> # the student's layer2 output (32 channels) regresses a wider
+        >>> # teacher's (128 channels)
+        >>> connectors = dict(hint=dict(type='ConvRegressorConnector',
+        >>>                             in_channels=32, out_channels=128))
     """
 
     def __init__(self,

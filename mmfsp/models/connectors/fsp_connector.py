@@ -1,4 +1,4 @@
-"""FSP matrix of two feature maps (SPEC section 1).
+"""FSP matrix of two feature maps.
 
 Yim, Joo, Bae, Kim, "A Gift from Knowledge Distillation: Fast Optimization,
 Network Minimization and Transfer Learning", CVPR 2017, eq. (1).
@@ -50,19 +50,28 @@ def fsp_matrix(f1: Tensor, f2: Tensor) -> Tensor:
 class FSPConnector(BaseModule):
     """Turn a recorded feature pair into its FSP matrix.
 
-    Parameter-free by default. As an extension (SPEC section 2, off by
-    default) it can first map a student's channels to the teacher's with a
-    learned 1x1 convolution per feature, so that a thinner student can be
-    paired with a wider teacher:
-    ``FSPConnector(in_channels=(16, 32), out_channels=(64, 128))``.
+    Parameter-free by default, as in the paper. As an mmfsp extension (off
+    by default) it can first map a student's channels to the teacher's with
+    a learned 1x1 convolution per feature, so that a thinner student can be
+    paired with a wider teacher (docs/fsp.md, "A config for a new teacher /
+    student pair").
 
     Args:
-        in_channels (Sequence[int], optional): channels of the two student
-            features. Give together with ``out_channels``.
-        out_channels (Sequence[int], optional): channels of the two teacher
-            features they are mapped to.
-        init_cfg (dict, optional): initialisation of the 1x1 convolutions
-            (Kaiming by default).
+        in_channels (Sequence[int], optional): Channels of the two student
+            features. Give together with ``out_channels``. Defaults to None.
+        out_channels (Sequence[int], optional): Channels of the two teacher
+            features they are mapped to. Defaults to None.
+        init_cfg (dict, optional): Initialisation of the 1x1 convolutions.
+            Defaults to ``dict(type='Kaiming', layer='Conv2d')``.
+
+    Example:
+        >>> # a student pair of 16 / 32 channels against a teacher's 64 / 128
+        >>> fsp_pairs = [
+        >>>     dict(name='layer1', first=..., second=...,
+        >>>          student_connector=dict(type='FSPConnector',
+        >>>                                 in_channels=(16, 32),
+        >>>                                 out_channels=(64, 128)))
+        >>> ]
     """
 
     def __init__(self,

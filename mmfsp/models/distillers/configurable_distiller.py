@@ -1,44 +1,7 @@
 """The distiller: which features to record, how to connect them, which
-losses compare them (MMRazor's ``ConfigurableDistiller``, smaller).
-
-Config shape::
-
-    distiller=dict(
-        type='ConfigurableDistiller',
-        student_recorders=dict(
-            fc=dict(type='ModuleOutputs', source='head.fc')),
-        teacher_recorders=dict(
-            fc=dict(type='ModuleOutputs', source='head.fc')),
-        connectors=dict(),                     # name -> connector config
-        distill_losses=dict(loss_kd=dict(type='KDLoss', tau=4)),
-        loss_forward_mappings=dict(
-            loss_kd=dict(
-                preds_S=dict(from_student=True, recorder='fc'),
-                preds_T=dict(from_student=False, recorder='fc'))),
-        fsp_pairs=[...])                       # optional FSP shorthand
-
-Each loss is called as ``loss(**kwargs)`` with one keyword per entry of its
-mapping. An entry is either one *feature spec* or a list of them (the loss
-then gets a list):
-
-* ``from_student`` (bool): take the data from the student's recorders or the
-  teacher's;
-* ``recorder`` (str or list of str): the recorder name(s); several names give
-  several tensors, which the connector receives as positional arguments
-  (an FSP connector takes two features);
-* ``connector`` (str, optional): a connector module applied to the data;
-* ``record_idx`` (int, 0) and ``data_idx`` (int, optional): which call of
-  the module, which element of a tuple input/output.
-
-``fsp_pairs`` (see :mod:`mmfsp.models.distillers.fsp_pairs`) adds the
-recorders, the ``fsp`` connector and the ``loss_fsp`` loss of the FSP paper's
-layer pairs to whatever else is configured, so FSP and a logits KD loss can
-share one distiller.
-
-Before a loss is computed, every student tensor it receives is checked
-against the teacher tensor in the same position: a mismatch (e.g. paired
-layers with different channel counts) raises :class:`DistillShapeError`
-naming both sides' modules and shapes.
+losses compare them (MMRazor's ``ConfigurableDistiller``, smaller). How a
+distillation config uses it: docs/fsp.md ("Other distillation losses through
+the same model").
 """
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
@@ -46,11 +9,12 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmfsp.registry import MODELS
+from mmfsp.utils.config_check import type_name
 from ..recorders import RecorderManager
 from .fsp_pairs import expand_fsp_pairs
 
-_SPEC_KEYS = {'from_student', 'recorder', 'connector', 'record_idx',
-              'data_idx'}
+_MAPPING_KEYS = {'from_student', 'recorder', 'connector', 'record_idx',
+                 'data_idx'}
 
 
 class DistillShapeError(ValueError):
@@ -80,20 +44,56 @@ def _merge_named(base: dict, extra: dict, what: str) -> dict:
 class ConfigurableDistiller(BaseModule):
     """Record features of student and teacher and compute distill losses.
 
+    Each loss is called as ``loss(**kwargs)`` with one keyword per entry of
+    its ``loss_forward_mappings`` entry. Before a loss is computed, every
+    student tensor it receives is checked against the teacher tensor in the
+    same position: a mismatch (e.g. paired layers with different channel
+    counts) raises :class:`DistillShapeError` naming both sides' modules and
+    shapes.
+
     Args:
-        student_recorders (dict, optional): name -> recorder config for the
-            student (``ModuleOutputs`` / ``ModuleInputs``).
-        teacher_recorders (dict, optional): the same for the teacher.
-        connectors (dict, optional): name -> connector module config.
-        distill_losses (dict, optional): name -> loss config. Names should
+        student_recorders (dict, optional): Name -> recorder config for the
+            student (``ModuleOutputs`` / ``ModuleInputs``). Defaults to None.
+        teacher_recorders (dict, optional): The same for the teacher.
+            Defaults to None.
+        connectors (dict, optional): Name -> connector module config.
+            Defaults to None.
+        distill_losses (dict, optional): Name -> loss config. Names should
             contain ``loss`` (mmengine sums the entries whose key does).
-        loss_forward_mappings (dict, optional): loss name -> keyword -> feature
-            spec(s), see the module docstring.
+            Defaults to None.
+        loss_forward_mappings (dict, optional): Loss name -> keyword -> one
+            feature spec or a list of them (the loss then gets a list). A
+            feature spec is a dict of ``from_student`` (bool: the student's
+            recorders or the teacher's), ``recorder`` (a recorder name, or a
+            list of names whose tensors the connector gets as positional
+            arguments, e.g. the two features of an FSP matrix),
+            ``connector`` (optional connector name), ``record_idx`` (which
+            call of the module, 0 by default) and ``data_idx`` (which
+            element of a tuple input / output, optional). Defaults to None.
         fsp_pairs (list[dict], optional): FSP layer pairs, expanded by
-            :func:`~mmfsp.models.distillers.fsp_pairs.expand_fsp_pairs`.
-        fsp_loss (dict, optional): overrides of the ``loss_fsp`` config
+            :func:`~mmfsp.models.distillers.fsp_pairs.expand_fsp_pairs` into
+            recorders, the ``fsp`` connector and the ``loss_fsp`` loss,
+            added to whatever else is configured (FSP and a logits KD loss
+            can share one distiller). Defaults to None.
+        fsp_loss (dict, optional): Overrides of the ``loss_fsp`` config
             (e.g. ``dict(loss_weight=0.5)``); only with ``fsp_pairs``.
-        init_cfg (dict, optional): initialisation of connectors.
+            Defaults to None.
+        init_cfg (dict, optional): Initialisation of the connectors.
+            Defaults to None.
+
+    Example:
+        >>> # Hinton KD on the logits of both networks
+        >>> distiller = dict(
+        >>>     type='ConfigurableDistiller',
+        >>>     student_recorders=dict(
+        >>>         fc=dict(type='ModuleOutputs', source='head.fc')),
+        >>>     teacher_recorders=dict(
+        >>>         fc=dict(type='ModuleOutputs', source='head.fc')),
+        >>>     distill_losses=dict(loss_kd=dict(type='KDLoss', tau=4)),
+        >>>     loss_forward_mappings=dict(
+        >>>         loss_kd=dict(
+        >>>             preds_S=dict(from_student=True, recorder='fc'),
+        >>>             preds_T=dict(from_student=False, recorder='fc'))))
     """
 
     def __init__(self,
@@ -163,7 +163,7 @@ class ConfigurableDistiller(BaseModule):
                 'from_student' not in spec:
             raise ValueError(f'{where} must be dict(from_student=..., '
                              f'recorder=...[, connector=...]), got {spec!r}')
-        unknown = set(spec) - _SPEC_KEYS
+        unknown = set(spec) - _MAPPING_KEYS
         if unknown:
             raise ValueError(f'{where} has unknown keys {sorted(unknown)}')
         manager = self.student_recorders if spec['from_student'] else \
@@ -184,6 +184,35 @@ class ConfigurableDistiller(BaseModule):
     def _recorder_names(spec: dict) -> List[str]:
         rec = spec['recorder']
         return [rec] if isinstance(rec, str) else list(rec)
+
+    @classmethod
+    def losses_comparing(cls, cfg: dict, source: str) -> Dict[str, str]:
+        """``{loss name: loss type}`` of the distill losses of the distiller
+        config ``cfg`` that get the outputs of module ``source`` (e.g.
+        ``'head.fc'``) of both networks, read from the config alone
+        (``fsp_pairs`` record feature maps, never such outputs)."""
+        recorders = {True: dict(cfg.get('student_recorders') or {}),
+                     False: dict(cfg.get('teacher_recorders') or {})}
+        losses = dict(cfg.get('distill_losses') or {})
+        found = {}
+        for name, mapping in dict(cfg.get('loss_forward_mappings')
+                                  or {}).items():
+            sides = set()
+            for specs in dict(mapping or {}).values():
+                for spec in cls._as_specs(specs):
+                    if not isinstance(spec, dict) or 'recorder' not in spec:
+                        continue
+                    for rec in cls._recorder_names(spec):
+                        rec_cfg = recorders[bool(
+                            spec.get('from_student'))].get(rec)
+                        if isinstance(rec_cfg, dict) and \
+                                rec_cfg.get('source') == source and \
+                                type_name(rec_cfg.get('type')) == \
+                                'ModuleOutputs':
+                            sides.add(bool(spec.get('from_student')))
+            if sides == {True, False}:
+                found[name] = type_name((losses.get(name) or {}).get('type'))
+        return found
 
     def prepare_from_student(self, student: nn.Module) -> None:
         """Hook the student recorders on ``student``."""

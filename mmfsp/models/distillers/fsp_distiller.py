@@ -1,52 +1,10 @@
-"""The configurable distiller plus two extras of the FSP paper: shuffled
-teacher FSP matrices (diverse students) and teacher data served from a cache.
-
-Yim, Joo, Bae, Kim, "A Gift from Knowledge Distillation" (CVPR 2017),
-section 4.1 ("ensembles"): permuting the channels of a network's feature maps
-(with the weights that produce and consume them) gives an equivalent network
-with the same outputs, whose FSP matrices are the original ones with rows and
-columns permuted: for features ``F1``, ``F2`` permuted by ``P1``, ``P2``,
-
-    G'[b] = fsp(P1 F1, P2 F2)[b] = P1 G[b] P2^T
-
-Stage 1 of each student of an ensemble learns the FSP matrices of a
-differently permuted (equivalent) teacher, which makes the students less
-correlated and their ensemble better.
-
-**Which permutation for which feature.** Permutations are keyed by the
-channel count of the recorded feature: every teacher feature with ``C``
-channels is permuted by ``randperm(C)`` drawn from a generator seeded with
-``crc32(f'{shuffle_seed}:{C}')``. Hence
-
-* one recorded feature gets the same permutation in every FSP matrix that
-  uses it: the output of stage ``k-1`` is the same tensor as the input of
-  stage ``k`` (the 2nd map of pair ``k-1`` and the 1st map of pair ``k``)
-  and both have its channel count;
-* the shuffled matrices are those of a real equivalent teacher. A ResNet's
-  identity shortcut forces every feature on one residual stream (same
-  channel count: the stem output and the stage-1 output of a CIFAR ResNet,
-  16 channels) into one permutation; a module-keyed permutation would break
-  that, and the shuffled stage-1 matrix would belong to no equivalent
-  network. Features of different channel counts are separated by projection
-  shortcuts and can be permuted independently; using one permutation for
-  equal-width features that could have been permuted independently is one
-  valid choice among the equivalent teachers. For the papers' CIFAR / CUB
-  ResNets every residual stream has its own width, so each stream gets its
-  own permutation (the most diversity the equivalence allows);
-* the same seed gives the same permutations on every run and machine
-  (CPU generator, stable hash), different seeds give different students.
-
-Only the teacher's features going through the connectors named in
-``shuffle_connectors`` are permuted (by default ``'fsp'``, the teacher-side
-FSP connector that ``fsp_pairs`` creates); the student and any other loss
-(e.g. a KD loss on the logits) are untouched.
-
-**Teacher data from a cache.** :meth:`teacher_specs` lists the teacher-side
-inputs of the given losses (each keyed by its content) and, inside
-``with distiller.teacher_data(values):``, :meth:`get_data` returns those
-values instead of reading the teacher's recorders, so
-:class:`~mmfsp.models.algorithms.CachedTeacherFSPDistill` can skip the
-teacher's forward pass.
+"""The configurable distiller plus two extras of the FSP paper (Yim et al.,
+CVPR 2017, section 4.1): shuffled teacher FSP matrices for diverse students
+(the teacher's channels permuted, an equivalent network whose FSP matrices
+are ``P1 G P2^T``; which permutation for which feature: docs/baselines.md,
+"Shuffled FSP for diverse students"), and teacher data served from a cache
+(:meth:`FSPDistiller.teacher_specs`, :meth:`FSPDistiller.teacher_data`, used
+by :class:`~mmfsp.models.algorithms.CachedTeacherFSPDistill`).
 """
 import zlib
 from contextlib import contextmanager
@@ -86,10 +44,18 @@ class FSPDistiller(ConfigurableDistiller):
     ``ConfigurableDistiller``, plus:
 
     Args:
-        shuffle_seed (int, optional): permute the teacher's channels with
-            this seed; None (default) leaves the teacher as it is.
-        shuffle_connectors (Sequence[str]): connectors whose teacher-side
-            inputs are permuted. Defaults to ``('fsp', )``.
+        shuffle_seed (int, optional): Permute the teacher's channels with
+            this seed: every teacher feature with ``C`` channels by
+            ``randperm(C)`` from a generator seeded with
+            ``crc32(f'{shuffle_seed}:{C}')``, the same on every machine.
+            Defaults to None: the teacher as it is.
+        shuffle_connectors (Sequence[str]): Connectors whose teacher-side
+            inputs are permuted; the student and other losses are
+            untouched. Defaults to ``('fsp', )``.
+
+    Example:
+        >>> distiller = dict(type='FSPDistiller', shuffle_seed=1,
+        >>>                  fsp_pairs=[...])
     """
 
     def __init__(self,

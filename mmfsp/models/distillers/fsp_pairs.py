@@ -2,7 +2,8 @@
 
 An FSP pair (Yim et al., CVPR 2017, section 3.2) is two features of one
 network, ``first`` and ``second``; its FSP matrix ``G = fsp_matrix(F1, F2)``
-is compared between teacher and student by the FSP loss (SPEC sections 1-3)::
+is compared between teacher and student by the FSP loss (eq. 2; docs/fsp.md,
+"A config for a new teacher / student pair")::
 
     fsp_pairs=[
         dict(name='layer1',

@@ -1,4 +1,4 @@
-"""FSP loss (SPEC section 2).
+"""FSP loss.
 
 Yim, Joo, Bae, Kim, "A Gift from Knowledge Distillation: Fast Optimization,
 Network Minimization and Transfer Learning", CVPR 2017, eq. (2). For ``k``

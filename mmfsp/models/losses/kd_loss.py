@@ -1,26 +1,16 @@
-"""Hinton knowledge distillation: KL divergence of temperature-softened
-outputs, and its use as the generation student's teacher term.
+"""Hinton knowledge distillation, and its use as the generation student's
+teacher term.
 
 Hinton, Vinyals, Dean, "Distilling the Knowledge in a Neural Network"
 (NIPS deep learning workshop 2015), with ``s`` and ``t`` the student's and
-teacher's logits:
+teacher's logits (the teacher's detached)::
 
     L_KD = tau^2 * KL( softmax(t / tau) || softmax(s / tau) )
 
-summed over classes and averaged over the batch ('batchmean'). The ``tau^2``
-factor keeps the gradient scale independent of the temperature. The teacher's
-logits are detached: the teacher never receives a gradient from this loss.
-
-Generations (Yang et al. 2018, "Knowledge Distillation in Generations: More
-Tolerant Teachers Educate Better Students") train the student of a generation
-with
-
-    L_S = (1 - lam) * CE(y, p_S) + lam * KL(p_T || p_S)
-
-with plain softmax outputs. That is ``KDLoss(tau=1, loss_weight=lam)`` on the
-head logits plus the student head's ordinary ``CrossEntropyLoss`` with
-``loss_weight=1 - lam``; :func:`generation_loss_cfgs` returns that pair, so no
-second loss class is needed. FitNet's stage 2 uses ``KDLoss(tau=3)``.
+summed over classes and averaged over the batch. The generation student of
+Yang et al. (AAAI 2019), ``(1 - lam) * CE(y, p_S) + lam * KL(p_T || p_S)``,
+is ``KDLoss(tau=1, loss_weight=lam)`` plus the head's cross-entropy
+(:func:`generation_loss_cfgs`): docs/losses_and_metrics.md.
 """
 import torch
 from torch import Tensor, nn

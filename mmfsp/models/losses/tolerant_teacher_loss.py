@@ -1,26 +1,15 @@
 """Tolerant-teacher loss: cross-entropy plus the top-score difference (TSD).
 
-Yang, Xie, Qiao, Yuille, "Knowledge Distillation in Generations: More
-Tolerant Teachers Educate Better Students" (arXiv:1805.05551, 2018; AAAI-19
-"Training Deep Neural Networks in Generations"). With ``p = softmax(z)`` and
-``a1..aK`` the classes of the K highest scores of a sample (``a1`` the top
-prediction, not necessarily the label):
+Yang, Xie, Qiao, Yuille, "Training Deep Neural Networks in Generations: A
+More Tolerant Teacher Educates Better Students" (AAAI 2019;
+arXiv:1805.05551). With ``p = softmax(z)`` and ``a1..aK`` the classes of
+the K highest scores of a sample (``a1`` the top prediction)::
 
     TSD(p) = p[a1] - 1/(K-1) * sum_{k=2..K} p[ak]
     L_T    = eta * CE(y, p) + (1 - eta) * TSD(p)
 
-Minimising TSD lets a few secondary classes rise toward the primary one, so
-the teacher becomes "tolerant" and its outputs carry more secondary
-information for the next generation. ``eta = 1`` is the ordinary (strict)
-teacher; the paper's tolerant teacher is ``eta = 0.6``, with K = 5.
-
-Not known from the paper: the exact reparameterisation ``u(eta)`` it uses for
-stability. mmfsp's default (``reparam='none'``) is the formula above with
-plain weights ``eta`` and ``1 - eta``. ``reparam='unit_ce'`` divides the loss
-by ``eta`` (weights 1 and ``(1 - eta) / eta``): the same minimiser, but the
-gradient scale of the label term, and so the effective learning rate, stays
-that of plain cross-entropy for every ``eta``. ``tsd_weight`` overrides the
-TSD coefficient of either form.
+The paper's reparameterisation ``u(eta)`` is not known; mmfsp's choices
+(``reparam``, ``tsd_weight``): docs/losses_and_metrics.md ("Head losses").
 """
 from typing import Optional
 
@@ -72,20 +61,30 @@ def tolerant_teacher_weights(eta: float,
 class TolerantTeacherLoss(HeadLoss):
     """``eta * CE(y, p) + (1 - eta) * TSD(p)`` for an mmpretrain head.
 
-    Use as ``head=dict(..., loss=dict(type='TolerantTeacherLoss', eta=0.6))``.
-    The formula, the paper and the reparameterisation choices are in the
-    module docstring.
+    Minimising TSD lets a few secondary classes rise toward the primary
+    one, so the teacher becomes "tolerant" and its outputs carry more
+    secondary information for the next generation (see the module
+    docstring for the formula).
 
     Args:
-        eta: weight of the label term, in [0, 1]. Defaults to 0.6 (the
-            paper's tolerant teacher D(0.6, lam)); 1.0 is plain CE.
-        k: number of top classes in TSD (the paper's K). Defaults to 5.
-        reparam: 'none' (weights eta, 1 - eta; the default) or 'unit_ce'
-            (weights 1, (1 - eta) / eta).
-        tsd_weight: explicit TSD coefficient overriding the one from
-            ``eta`` and ``reparam``. Defaults to None.
-        reduction: 'mean', 'sum' or 'none'. Defaults to 'mean'.
-        loss_weight: factor on the whole loss. Defaults to 1.0.
+        eta (float): Weight of the label term, in [0, 1]. Defaults to 0.6
+            (the paper's tolerant teacher D(0.6, lam)); 1.0 is plain CE.
+        k (int): Number of top classes in TSD (the paper's K). Defaults
+            to 5.
+        reparam (str): ``'none'`` (weights ``eta``, ``1 - eta``) or
+            ``'unit_ce'`` (the loss divided by ``eta``: weights 1 and
+            ``(1 - eta) / eta``, the same minimiser with the gradient scale
+            of plain cross-entropy for every ``eta``). Defaults to
+            ``'none'``.
+        tsd_weight (float, optional): Explicit TSD coefficient overriding
+            the one from ``eta`` and ``reparam``. Defaults to None.
+        reduction (str): ``'mean'``, ``'sum'`` or ``'none'``. Defaults to
+            ``'mean'``.
+        loss_weight (float): Factor on the whole loss. Defaults to 1.0.
+
+    Example:
+        >>> model = dict(head=dict(
+        >>>     loss=dict(type='TolerantTeacherLoss', eta=0.6, k=5)))
     """
 
     def __init__(self,

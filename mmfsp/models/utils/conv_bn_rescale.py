@@ -1,28 +1,12 @@
 """Function-preserving rescaling of convolutions that feed batch norms.
 
 A convolution whose only consumer is a batch norm computes, through the BN,
-the same function for weights ``(w, b)`` and ``(w / c, b / c)`` for any
-``c > 0`` in training mode (BN divides the scale out), and in eval mode too
-once the BN's running statistics follow:
-
-    w <- w / c,   b <- b / c,   running_mean <- running_mean / c,
-    running_var <- running_var / c^2                     (c = ||w|| / t)
-
-which sets ``||w||`` to the target ``t``. The function is kept up to BN's
-``eps``: BN divides by ``sqrt(var + eps)``, so a channel whose variance
-after rescaling is not large against ``eps`` (1e-5) shifts slightly (in eval
-mode, running variances that are still near their initial value after a few
-updates do).
-
-Such a layer's effective learning rate is ``lr / ||w||^2`` (see
-:mod:`mmfsp.analysis.weight_norms`), so rescaling a network whose conv norms
-grew (e.g. during FSP stage 1) back to its initial norms restores, without
-changing what it computes, the learning speed of a fresh initialisation.
-``DistillStageSwitchHook(rescale_weight_norms=True)`` does this to the student
-at the stage switch (an mmfsp option; the paper does not).
-
-Pairs are found by tracing the module with ``torch.fx``: a ``Conv*d`` call
-whose output is used by exactly one node, a ``_BatchNorm`` call (BN, SyncBN).
+the same function for ``(w, b)`` and ``(w / c, b / c)`` (in eval mode too
+once the BN's running mean and variance are divided by ``c`` and ``c^2``),
+up to BN's ``eps``. ``DistillStageSwitchHook(rescale_weight_norms=True)``
+uses it to reset the student's conv norms at the stage switch (an mmfsp
+option, not in Yim et al., CVPR 2017): docs/fsp.md, "Weight-norm growth in
+stage 1". Pairs are found by tracing the module with ``torch.fx``.
 """
 import copy
 from typing import Dict, List, Tuple
