@@ -95,12 +95,10 @@ def parse_args(argv=None):
 
 
 def merge_args(cfg, args):
-    """Merge the command line into the config, ``--cfg-options`` last."""
-    if args.no_validate:
-        cfg.val_cfg = None
-        cfg.val_dataloader = None
-        cfg.val_evaluator = None
-
+    """Merge the command line into the config, ``--cfg-options`` last (only
+    ``--no-validate`` removes the validation parts after it, so that options
+    shared with validating runs, e.g. ``val_dataloader.num_workers=0``,
+    still merge)."""
     cfg.launcher = args.launcher
 
     # work_dir: --work-dir, else the config's, else the config file's name
@@ -137,6 +135,11 @@ def merge_args(cfg, args):
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
 
     # mmfsp: a dataloader without workers cannot keep them (PyTorch refuses
     # persistent_workers=True with num_workers=0), also after --cfg-options

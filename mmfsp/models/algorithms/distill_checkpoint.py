@@ -160,8 +160,9 @@ def convert_distill_checkpoint(src: str,
         src (str): the distillation checkpoint.
         dst (str): the file to write.
         meta (dict, optional): the ``meta`` to write. Defaults to ``src``'s
-            meta without its ``config`` (the distillation config, not the
-            student's), plus ``converted_from``.
+            meta without ``cfg`` / ``config`` (the distillation config, not
+            the student's: a tool reading it would build the wrong model),
+            plus ``converted_from``.
         plain_ok (bool): accept a plain classifier checkpoint as ``src``
             (its weights are written as they are); see
             :func:`student_state_dict`. Defaults to False.
@@ -175,6 +176,7 @@ def convert_distill_checkpoint(src: str,
         meta = dict(checkpoint.get('meta', {})) if isinstance(
             checkpoint, dict) else {}
         meta.pop('config', None)
+        meta.pop('cfg', None)
         meta['converted_from'] = osp.basename(src)
     out = dict(meta=meta, state_dict=student)
     save_checkpoint(out, dst)
