@@ -282,6 +282,7 @@ def execute(run: dict, work_dir: str) -> dict:
     import torch
 
     import mmfsp  # noqa: F401
+    from mmfsp.engine.hooks import NonFiniteLossError
     from mmfsp.engine.hooks.conv_norm_hook import student_network
     from mmfsp.utils import build_runner
     torch.set_num_threads(1)
@@ -302,9 +303,19 @@ def execute(run: dict, work_dir: str) -> dict:
     runner = build_runner(cfg)
     if probe is not None:
         runner.register_hook(probe)
-    runner.train()
-    net = student_network(runner)
     out = dict(run)
+    try:
+        runner.train()
+    except NonFiniteLossError as err:
+        # a recipe that diverges is a result: recorded, not retried
+        out.update(val_acc=None, test_acc=None, diverged=str(err),
+                   iters=int(cfg.train_cfg.max_iters),
+                   seconds=round(time.time() - t0, 1), threads=1)
+        out.update(probe.out if probe is not None else {})
+        with open(osp.join(run_dir, 'result.json'), 'w') as f:
+            json.dump(out, f, indent=1)
+        return out
+    net = student_network(runner)
     out.update(val_acc=accuracy(net, 'val', limit),
                test_acc=accuracy(net, 'test', limit),
                iters=int(cfg.train_cfg.max_iters),
@@ -391,13 +402,21 @@ def run_plan(plan: List[dict], work_dir: str, workers: int,
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 run = running.pop(future)
-                res = future.result()
+                try:
+                    res = future.result()
+                except Exception as err:  # noqa: BLE001 - reported, others go on
+                    print(f'[{time.time() - t0:7.0f} s] {run["key"]} FAILED: '
+                          f'{type(err).__name__}: {err}', flush=True)
+                    if run['kind'] == 'teacher':
+                        raise
+                    continue
                 if run['kind'] == 'teacher':
                     waiting.discard(run['key'])
                 else:
                     record(results_path, _as_row(res))
-                print(f'[{time.time() - t0:7.0f} s] {res["key"]}: val '
-                      f'{res["val_acc"]:.2f} test {res["test_acc"]:.2f} '
+                what = ('diverged' if res.get('diverged') else
+                        f'val {res["val_acc"]:.2f} test {res["test_acc"]:.2f}')
+                print(f'[{time.time() - t0:7.0f} s] {res["key"]}: {what} '
                       f'({res["seconds"]:.0f} s)', flush=True)
             submit_ready()
 

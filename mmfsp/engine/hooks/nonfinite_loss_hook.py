@@ -21,6 +21,10 @@ class NonFiniteLossError(FloatingPointError):
         self.iteration = iteration
         self.losses = losses
 
+    def __reduce__(self):
+        # picklable (a worker process reports it to its parent)
+        return type(self), (self.args[0], self.iteration, self.losses)
+
 
 @HOOKS.register_module()
 class NonFiniteLossHook(Hook):

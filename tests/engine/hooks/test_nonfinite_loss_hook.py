@@ -135,3 +135,14 @@ def test_nan_distill_loss_is_named(tmp_path, monkeypatch,
         message
     assert set(info.value.losses) == {'distill.loss_fsp', 'loss'}
     assert sorted(p.name for p in work_dir.glob('*.pth')) == ['iter_2.pth']
+
+
+def test_error_survives_pickling():
+    # a worker process reports it to its parent (tools/fsp_ablation.py)
+    import pickle
+
+    from mmfsp.engine.hooks import NonFiniteLossError
+    err = NonFiniteLossError('loss is nan', 7, {'rank 0: loss': float('inf')})
+    back = pickle.loads(pickle.dumps(err))
+    assert str(back) == 'loss is nan'
+    assert back.iteration == 7 and back.losses == {'rank 0: loss': float('inf')}
