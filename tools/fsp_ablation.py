@@ -67,6 +67,8 @@ ARMS: Dict[str, dict] = {
     'reset': {'switch.rescale_weight_norms': True},
 }
 BASELINES = ('alone', 'kd')
+#: the arm chosen on the validation split (docs/fsp.md, "The ablation")
+RECOMMENDED = 'mean_proj'
 
 
 # ----------------------------------------------------------------- plan
@@ -129,6 +131,8 @@ def _common(cfg, run_dir: str, run: dict) -> None:
     cfg.work_dir = run_dir
     cfg.randomness = dict(seed=run['seed'])
     cfg.log_level = 'WARNING'
+    # workers of this tool are spawned processes
+    cfg.env_cfg.mp_cfg.mp_start_method = 'spawn'
     cfg.train_dataloader.num_workers = 0
     cfg.train_dataloader.persistent_workers = False
     cfg.train_dataloader.dataset.indices = run['train_images']
@@ -277,8 +281,25 @@ def _probe_hook(switch: Optional[int], stage2: int, limit: int):
 
 
 # ----------------------------------------------------------------- runs
-def execute(run: dict, work_dir: str) -> dict:
-    """Train one run (in a worker process) and return its result."""
+def _progress_hook(progress, key: str):
+    """Publish the run's iteration to ``progress[key]`` (a shared dict
+    read by a parent process's display)."""
+    from mmengine.hooks import Hook
+
+    class Progress(Hook):
+        priority = 'VERY_LOW'
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None,
+                             outputs=None) -> None:
+            progress[key] = runner.iter + 1
+
+    return Progress()
+
+
+def execute(run: dict, work_dir: str, progress=None) -> dict:
+    """Train one run (in a worker process) and return its result.
+    ``run['teacher_ckpt']``, when given, is the teacher's checkpoint;
+    ``progress`` a shared dict that gets the run's iteration."""
     import torch
 
     import mmfsp  # noqa: F401
@@ -294,8 +315,9 @@ def execute(run: dict, work_dir: str) -> dict:
         probe = None
     else:
         setting = SETTINGS[run['setting']]
-        teacher = osp.join(work_dir, teacher_key(setting['teacher']),
-                           f'iter_{run["teacher_iters"]}.pth')
+        teacher = run.get('teacher_ckpt') or osp.join(
+            work_dir, teacher_key(setting['teacher']),
+            f'iter_{run["teacher_iters"]}.pth')
         cfg = student_config(run, run_dir, teacher)
         two_stage = run['arm'] not in BASELINES
         probe = _probe_hook(run['stage1'] if two_stage else None,
@@ -303,6 +325,8 @@ def execute(run: dict, work_dir: str) -> dict:
     runner = build_runner(cfg)
     if probe is not None:
         runner.register_hook(probe)
+    if progress is not None:
+        runner.register_hook(_progress_hook(progress, run['key']))
     out = dict(run)
     try:
         runner.train()

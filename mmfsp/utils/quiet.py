@@ -31,6 +31,9 @@ KNOWN_WARNINGS: Tuple[Tuple[Type[Warning], str], ...] = (
     # are hidden by Python's default filters outside __main__
     (UserWarning, 'pkg_resources is deprecated as an API'),
     (DeprecationWarning, 'pkg_resources is deprecated as an API'),
+    # mmpretrain's MNIST / FashionMNIST read the files into read-only arrays
+    # (nothing writes to them)
+    (UserWarning, 'The given NumPy array is not writable'),
 )
 
 #: Start of the hidden mmengine log messages (level WARNING).

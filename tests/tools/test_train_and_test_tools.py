@@ -171,3 +171,32 @@ def test_cfg_options_must_be_pairs(monkeypatch, capsys):
         ns['parse_args']()
     assert info.value.code == 2
     assert 'KEY=VALUE' in capsys.readouterr().err
+
+
+def test_shipped_teacher_checkpoint_loads_safely_and_is_trained(
+        fashion_mnist_root):
+    """checkpoints/resnet26_fashion_mnist_1050it.pth (the demo's teacher)
+    loads with weights_only=True into its config and classifies."""
+    from mmengine.config import Config
+    from mmengine.runner import load_checkpoint
+
+    from mmfsp.registry import MODELS
+    from tests.conftest import REPO_ROOT
+    ckpt = REPO_ROOT / 'checkpoints/resnet26_fashion_mnist_1050it.pth'
+    raw = torch.load(ckpt, weights_only=True)
+    assert set(raw) == {'meta', 'state_dict'}  # no optimizer, no history
+    cfg = Config.fromfile(str(REPO_ROOT /
+                              'configs/resnet/resnet26_fashion_mnist.py'))
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, str(ckpt), strict=True)
+    model.eval()
+    images = fashion_mnist_root / 't10k-images-idx3-ubyte'
+    labels = fashion_mnist_root / 't10k-labels-idx1-ubyte'
+    x = torch.frombuffer(bytearray(images.read_bytes()[16:]),
+                         dtype=torch.uint8)[:500 * 784].float()
+    y = torch.frombuffer(bytearray(labels.read_bytes()[8:]),
+                         dtype=torch.uint8)[:500].long()
+    x = (x.view(500, 1, 28, 28) - 72.94) / 90.02
+    with torch.no_grad():
+        acc = (model(x, mode='tensor').argmax(1) == y).float().mean()
+    assert acc > 0.85, acc

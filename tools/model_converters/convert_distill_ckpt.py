@@ -20,6 +20,12 @@ def parse_args() -> argparse.Namespace:
         description='Save the student of a distillation checkpoint')
     parser.add_argument('src', help='distillation checkpoint (.pth)')
     parser.add_argument('dst', help='student checkpoint to write (.pth)')
+    parser.add_argument(
+        '--plain-ok',
+        action='store_true',
+        help='also accept a plain classifier checkpoint: its weights are '
+        'written as they are, without optimizer, schedulers and history '
+        '(how checkpoints/*.pth were made)')
     return parser.parse_args()
 
 
@@ -27,7 +33,8 @@ def main() -> None:
     args = parse_args()
     import mmfsp  # noqa: F401  installs the weights_only loaders
     from mmfsp.models.algorithms import convert_distill_checkpoint
-    out = convert_distill_checkpoint(args.src, args.dst)
+    out = convert_distill_checkpoint(args.src, args.dst,
+                                     plain_ok=args.plain_ok)
     print(f'wrote {args.dst}: {len(out["state_dict"])} student tensors '
           f'(iteration {out["meta"].get("iter", "?")})')
 
