@@ -161,10 +161,31 @@ def check(cfg) -> None:
     from mmfsp.utils import check_config, check_dataset_files, rescope_config
     check_dataset_files(cfg, ('train_dataloader', 'val_dataloader'))
     check_config(cfg)
+    check_resume(cfg, args.resume)
     if cfg.get('default_scope') == 'mmfsp':
         rescope_config(cfg._cfg_dict)
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
         MODELS.build(cfg.model)
+
+
+def check_resume(cfg, resume) -> None:
+    """mmfsp: ``--resume CKPT`` that does not exist is refused; ``--resume``
+    with nothing to resume from in the work dir says so loudly (mmengine
+    would log "Auto resumed from the latest checkpoint None" and start
+    over)."""
+    if resume is None:
+        return
+    if resume != 'auto':
+        if '://' not in resume and not osp.isfile(resume):
+            sys.exit(f'--resume {resume}: no such checkpoint. Give an '
+                     f'existing file, or --resume alone to continue from '
+                     f'the latest checkpoint in the work dir.')
+        return
+    pointer = osp.join(cfg.work_dir, 'last_checkpoint')
+    if not osp.isfile(pointer):
+        print(f'WARNING: --resume: {cfg.work_dir} has no checkpoint '
+              f'(no last_checkpoint file); training starts from scratch. '
+              f'Is the work dir right (--work-dir)?', file=sys.stderr)
 
 
 def main():
@@ -197,6 +218,7 @@ def main():
         return
     check_dataset_files(cfg, ('train_dataloader', 'val_dataloader'))
     check_config(cfg)
+    check_resume(cfg, args.resume)
 
     # mmfsp: --launcher pytorch on a machine without a GPU
     setup_cpu_distributed(cfg, args.launcher)
