@@ -22,7 +22,7 @@ A transform counts as random when
   wrapper) is random.
 """
 from numbers import Number
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 #: Random transforms whose names do not say so.
 RANDOM_TRANSFORMS = frozenset({
@@ -108,32 +108,19 @@ def random_transforms(pipeline: Any, where: str = 'pipeline') -> List[str]:
 
 
 def _dataset_and_pipeline(dataset: Any, where: str):
-    """Unwrap dataset wrappers down to the dataset with the pipeline."""
-    seen = 0
-    while seen < 16:
-        if isinstance(dataset, dict):
-            if dataset.get('pipeline') is not None:
-                return dataset, dataset['pipeline'], where
-            if dataset.get('datasets') is not None:
-                raise NondeterministicPipelineError(
-                    f'{where} is a {_type_name(dataset)} of several '
-                    f'datasets: their sample_idx values collide, so a '
-                    f'per-sample cache cannot key on them')
-            if dataset.get('dataset') is None:
-                return dataset, None, where
-            dataset, where = dataset['dataset'], f'{where}.dataset'
-        else:
-            if getattr(dataset, 'pipeline', None) is not None:
-                return dataset, dataset.pipeline, where
-            if getattr(dataset, 'datasets', None) is not None:
-                raise NondeterministicPipelineError(
-                    f'{where} is a {type(dataset).__name__} of several '
-                    f'datasets: their sample_idx values collide, so a '
-                    f'per-sample cache cannot key on them')
-            if getattr(dataset, 'dataset', None) is None:
-                return dataset, None, where
-            dataset, where = dataset.dataset, f'{where}.dataset'
-        seen += 1
+    """Unwrap dataset wrappers (built or configs) down to the dataset with
+    the pipeline: ``(dataset, pipeline or None, its place)``."""
+    for _ in range(16):
+        if _get(dataset, 'pipeline') is not None:
+            return dataset, _get(dataset, 'pipeline'), where
+        if _get(dataset, 'datasets') is not None:
+            raise NondeterministicPipelineError(
+                f'{where} is a {_type_name(dataset)} of several datasets: '
+                f'their sample_idx values collide, so a per-sample cache '
+                f'cannot key on them')
+        if _get(dataset, 'dataset') is None:
+            return dataset, None, where
+        dataset, where = _get(dataset, 'dataset'), f'{where}.dataset'
     return dataset, None, where
 
 
@@ -146,10 +133,6 @@ def batch_augments(data_preprocessor: Any) -> List[str]:
     if not augments:
         return []
     inner = _get(augments, 'augments')
-    if isinstance(augments, dict):
-        inner = augments.get('augments')
-        if inner is None:
-            return [_type_name(augments)]
     if inner is None:
         return [_type_name(augments)]
     inner = inner if isinstance(inner, (list, tuple)) else [inner]
@@ -160,7 +143,7 @@ def check_deterministic_training(dataset: Any,
                                  data_preprocessor: Any = None,
                                  purpose: str = 'this',
                                  where: str = 'train_dataloader.dataset'
-                                 ) -> None:
+                                 ) -> Tuple[Any, Any]:
     """Raise :class:`NondeterministicPipelineError` unless ``dataset`` (a
     built dataset or its config) reads every sample the same way each time
     and ``data_preprocessor`` has no batch augmentation.
@@ -171,6 +154,10 @@ def check_deterministic_training(dataset: Any,
         data_preprocessor: the model's data preprocessor (module or config).
         purpose: what needs determinism, for the message.
         where: the dataset's place in the config, for the message.
+
+    Returns:
+        tuple: the unwrapped dataset that owns the pipeline (whose indices
+        are the samples' ``sample_idx``) and its pipeline (None if none).
     """
     dataset, pipeline, where = _dataset_and_pipeline(dataset, where)
     problems = random_transforms(pipeline, f'{where}.pipeline')
@@ -193,6 +180,7 @@ def check_deterministic_training(dataset: Any,
             f'{purpose} needs a deterministic training data path, but '
             f'{where} ({type(dataset).__name__}) has no `pipeline` to '
             f'check; use an mmengine / mmpretrain dataset with a pipeline')
+    return dataset, pipeline
 
 
 def describe_pipeline(pipeline: Optional[Any]) -> str:

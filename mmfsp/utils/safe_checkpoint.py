@@ -4,14 +4,11 @@ A checkpoint is a pickle: loading it with ``weights_only=False`` runs whatever
 code it carries. mmengine 0.10.7 calls ``torch.load`` without ``weights_only``,
 so on PyTorch >= 2.6 its own checkpoints are refused (they hold a
 ``HistoryBuffer`` and numpy arrays in the message hub). mmfsp does not turn the
-check off: it registers its own loaders for local files, URLs and S3/petrel
-paths in mmengine's ``CheckpointLoader`` (used by ``mmengine.runner.
-load_checkpoint``, ``resume``, ``load_from``, ``tools/test.py`` and
-``init_cfg=dict(type='Pretrained')``), and points mmengine's
-``load_from_http`` (called directly by the ``torchvision://``,
-``open-mmlab://`` and ``mmcls://`` loaders) at the safe URL loader. They load
-with ``weights_only=True`` and allow exactly the extra types mmengine writes,
-listed in :data:`MMENGINE_SAFE_GLOBALS`.
+check off: :func:`install_safe_checkpoint_loaders` (called by
+``mmfsp.compat.install``) sends every checkpoint mmengine loads (local files,
+URLs, S3/petrel; docs/failure_and_recovery.md) through :func:`safe_load`:
+``weights_only=True`` allowing exactly the extra types mmengine writes, listed
+in :data:`MMENGINE_SAFE_GLOBALS`.
 
 The only callable among them that is not a constructor is ``getattr``: mmengine
 pickles ``HistoryBuffer._statistics_methods`` as ``getattr(HistoryBuffer,
@@ -37,9 +34,12 @@ import pickletools
 import re
 import zipfile
 from typing import Any, Callable, Iterable, List, Optional, Union
+from urllib.parse import urlparse
 
 import numpy as np
 import torch
+from mmengine.dist import barrier, get_dist_info
+from mmengine.fileio import get_file_backend
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import checkpoint as _mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
@@ -109,10 +109,8 @@ def _numpy_globals() -> list:
                   (multiarray.scalar, f'{mod_name}.scalar')]
     dtypes = getattr(np, 'dtypes', None)
     if dtypes is not None:
-        found += [
-            getattr(dtypes, name) for name in dir(dtypes)
-            if name.endswith('DType')
-        ]
+        found += [getattr(dtypes, n) for n in dir(dtypes)
+                  if n.endswith('DType')]
     return found
 
 
@@ -196,19 +194,17 @@ def _referenced_globals(file: Any) -> List[str]:
     :data:`_SCAN_BYTES` bytes. Returns [] when the file cannot be read.
     """
     found: List[str] = []
+    is_path = isinstance(file, (str, os.PathLike))
     try:
-        if isinstance(file, (str, os.PathLike)):
+        if is_path:
             with open(file, 'rb') as f:
                 head = f.read(_SCAN_BYTES)
         else:
             file.seek(0)
             head = file.read(_SCAN_BYTES)
-        if zipfile.is_zipfile(io.BytesIO(head)) or \
-                (isinstance(file, (str, os.PathLike))
-                 and zipfile.is_zipfile(file)):
-            src = file if isinstance(file, (str, os.PathLike)) else \
-                io.BytesIO(head)
-            with zipfile.ZipFile(src) as zf:
+        if zipfile.is_zipfile(io.BytesIO(head)) or (
+                is_path and zipfile.is_zipfile(file)):
+            with zipfile.ZipFile(file if is_path else io.BytesIO(head)) as zf:
                 for info in zf.infolist():
                     if info.filename.endswith('.pkl') and \
                             info.file_size <= _SCAN_BYTES:
@@ -313,29 +309,24 @@ def _load_from_url(url: str, map_location=None, model_dir=None,
     :func:`safe_load`. ``torch.hub.download_url_to_file`` writes to a
     temporary file and renames it, so an interrupted download leaves no
     partial file under the cached name."""
-    from urllib.parse import urlparse
-
-    from mmengine.dist import barrier, get_dist_info
-    from torch.hub import download_url_to_file, get_dir
-    model_dir = model_dir or os.path.join(get_dir(), 'checkpoints')
+    model_dir = model_dir or os.path.join(torch.hub.get_dir(), 'checkpoints')
     os.makedirs(model_dir, exist_ok=True)
     cached = os.path.join(model_dir, os.path.basename(urlparse(url).path))
     rank, world_size = get_dist_info()
     if rank == 0 and not os.path.exists(cached):
-        download_url_to_file(
+        torch.hub.download_url_to_file(
             url, cached, progress=bool(progress) if progress is not None
             else os.isatty(0))
     if world_size > 1:
         barrier()
         if not os.path.exists(cached):
-            download_url_to_file(url, cached, progress=False)
+            torch.hub.download_url_to_file(url, cached, progress=False)
     return safe_load(cached, map_location=map_location)
 
 
 def _load_from_ceph(filename: str, map_location=None,
                     backend: str = 'petrel') -> Any:
     """mmengine's ``load_from_ceph`` with :func:`safe_load`."""
-    from mmengine.fileio import get_file_backend
     file_backend = get_file_backend(
         filename, backend_args={'backend': backend})
     buffer = io.BytesIO(file_backend.get(filename))
@@ -355,6 +346,5 @@ def install_safe_checkpoint_loaders() -> None:
         prefixes=['http://', 'https://'], loader=_load_from_url, force=True)
     CheckpointLoader.register_scheme(
         prefixes=[r'(\S+\:)?s3://', r'(\S+\:)?petrel://'],
-        loader=_load_from_ceph,
-        force=True)
+        loader=_load_from_ceph, force=True)
     _mmengine_checkpoint.load_from_http = _load_from_url

@@ -9,6 +9,8 @@ from typing import List, Optional, Tuple
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
+from mmfsp.models.utils import (conv_bn_pairs, fresh_init_conv_norms,
+                                rescale_conv_bn_norms)
 from mmfsp.registry import HOOKS
 from mmfsp.utils.config_check import get_entry, type_name
 
@@ -19,9 +21,7 @@ def _optimizers(runner) -> list:
     wrapper = getattr(runner, 'optim_wrapper', None)
     if wrapper is None or isinstance(wrapper, dict):
         return []
-    wrappers = list(wrapper.values()) if hasattr(wrapper, 'values') else [
-        wrapper
-    ]
+    wrappers = wrapper.values() if hasattr(wrapper, 'values') else [wrapper]
     return [w.optimizer for w in wrappers if hasattr(w, 'optimizer')]
 
 
@@ -146,19 +146,13 @@ class DistillStageSwitchHook(Hook):
     def check_config(cls, cfg, key: str) -> List[str]:
         """The errors of the hook at ``key`` (``'custom_hooks.0'``) of
         ``cfg`` against an iteration-based schedule (an epoch-based one is
-        checked in :meth:`before_train`); see
-        :func:`mmfsp.utils.check_config`.
-
-        * A switch after the end of training (``switch_iter >
-          train_cfg.max_iters``): the new stage would never run.
-          ``switch_iter == max_iters`` is allowed (stage 1 alone).
-        * With ``stage_lr`` set: an lr scheduler that runs across the
-          switch, or a new-stage lr schedule whose first ``begin`` is after
-          the switch. Both would silently shift the new stage's decay
-          against the restarted lr; every intended schedule can be written
-          with ``begin == switch_iter`` (docs/fsp.md, "A config for a new
-          teacher / student pair").
-        """
+        checked in :meth:`before_train`; see
+        :func:`mmfsp.utils.check_config`): a switch after the end of
+        training (``switch_iter == max_iters`` is stage 1 alone), and with
+        ``stage_lr``, an lr scheduler running across the switch or a
+        new-stage schedule beginning after it; both would shift the new
+        stage's decay against the restarted lr (docs/fsp.md, "A config for
+        a new teacher / student pair")."""
         hook = get_entry(cfg, key)
         switch = hook.get('switch_iter') if isinstance(hook, dict) else None
         max_iters = _iter_max_iters(cfg)
@@ -215,12 +209,11 @@ class DistillStageSwitchHook(Hook):
     def _model(runner):
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
-        for attr in ('set_stage', 'stage', 'free_teacher'):
-            if not hasattr(model, attr):
-                raise TypeError(
-                    f'DistillStageSwitchHook needs a staged distillation '
-                    f'model (SingleTeacherDistill), got '
-                    f'{type(model).__name__}')
+        if not all(hasattr(model, attr)
+                   for attr in ('set_stage', 'stage', 'free_teacher')):
+            raise TypeError(f'DistillStageSwitchHook needs a staged '
+                            f'distillation model (SingleTeacherDistill), got '
+                            f'{type(model).__name__}')
         return model
 
     # ----------------------------------------------------------- switch
@@ -228,11 +221,9 @@ class DistillStageSwitchHook(Hook):
         """Structural part: teacher freed, stage set (also on resume)."""
         model = self._model(runner)
         model.set_stage(self.stage)
-        later_need_teacher = any(
-            model.stage_uses_teacher(s)
-            for s in range(self.stage, model.num_stages + 1))
-        if self.free_teacher and not later_need_teacher and \
-                model.teacher is not None:
+        needed = any(model.stage_uses_teacher(s)
+                     for s in range(self.stage, model.num_stages + 1))
+        if self.free_teacher and not needed and model.teacher is not None:
             freed = {id(p) for p in model.free_teacher()}
             for optimizer in _optimizers(runner):
                 for group in optimizer.param_groups:
@@ -247,10 +238,8 @@ class DistillStageSwitchHook(Hook):
         old = model.stage
         if self.save_checkpoint and runner.train_loop is not None:
             runner.save_checkpoint(
-                runner.work_dir,
-                f'stage{old}_iter_{self.switch_iter}.pth',
-                save_optimizer=False,
-                save_param_scheduler=False,
+                runner.work_dir, f'stage{old}_iter_{self.switch_iter}.pth',
+                save_optimizer=False, save_param_scheduler=False,
                 meta=dict(iter=runner.iter, epoch=runner.epoch),
                 by_epoch=False)
         self._apply_stage(runner)
@@ -283,8 +272,6 @@ class DistillStageSwitchHook(Hook):
     def _rescale_student(model) -> str:
         """``rescale_weight_norms`` (see the class docstring); returns a
         log fragment."""
-        from mmfsp.models.utils import (conv_bn_pairs, fresh_init_conv_norms,
-                                        rescale_conv_bn_norms)
         student = model.architecture
         convs = [conv for conv, _ in conv_bn_pairs(student.backbone)]
         # the whole student: its init_cfg may live on the classifier

@@ -10,17 +10,18 @@ from mmfsp.registry import HOOKS
 
 @HOOKS.register_module()
 class TeacherFSPCacheHook(Hook):
-    """Check the training data path and switch the model's teacher-FSP cache
-    on.
+    """Have the model check the training data path and switch its
+    teacher-FSP cache on, at the start of training.
 
     A :class:`~mmfsp.models.algorithms.CachedTeacherFSPDistill` model
     reuses the teacher's FSP matrices of a training sample, which is only
-    correct when the sample is the same image every time it is read. At the
-    start of training the hook checks the training dataset's pipeline and
-    the model's data preprocessor; a random transform (RandomCrop,
-    RandomFlip, AutoAugment, ... or a batch augment such as Mixup) stops the
-    run with :class:`~mmfsp.datasets.NondeterministicPipelineError` naming
-    it. Without this hook the model refuses to cache. No arguments.
+    correct when the sample is the same image every time it is read. The
+    hook only triggers the model's check (its ``verify_training_data``) of
+    the training dataset's pipeline and the model's data preprocessor; a
+    random transform (RandomCrop, RandomFlip, AutoAugment, ... or a batch
+    augment such as Mixup) stops the run with
+    :class:`~mmfsp.datasets.NondeterministicPipelineError` naming it. Without
+    this hook the model refuses to cache. No arguments.
 
     Example:
         >>> custom_hooks = [dict(type='TeacherFSPCacheHook')]
@@ -37,7 +38,3 @@ class TeacherFSPCacheHook(Hook):
                 f'got {type(model).__name__}')
         model.verify_training_data(runner.train_dataloader.dataset,
                                    model.data_preprocessor)
-        runner.logger.info(
-            f'Teacher-FSP cache on for stage(s) {list(model.cache_stages)}; '
-            f'training data path checked deterministic: '
-            f'{model.cache_verified}')

@@ -7,8 +7,15 @@ matrices for the same image every time, so they are kept per training sample
 (keyed by the dataset index ``sample_idx``) and the teacher runs only for
 samples not seen yet. Conditions (all checked) and memory: docs/baselines.md
 ("Teacher-FSP cache").
+
+The cache has one home, :class:`CachedTeacherFSPDistill`: it verifies the
+training data path (when :class:`~mmfsp.engine.hooks.TeacherFSPCacheHook`
+asks it to, at the start of training), fills the cache from teacher forward
+passes and serves it; its :class:`~mmfsp.models.distillers.FSPDistiller`
+only computes the teacher's matrices of a recorded batch and the losses from
+the matrices it is given.
 """
-from typing import ContextManager, Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from mmengine.logging import MMLogger
@@ -19,8 +26,11 @@ from mmfsp.datasets.pipeline_check import (NondeterministicPipelineError,
                                            describe_pipeline)
 from mmfsp.registry import MODELS
 from mmfsp.utils.config_check import get_entry
-from ..distillers.fsp_distiller import FSPDistiller, SpecKey
+from ..distillers import FSPDistiller
+from ..distillers.specs import SpecKey
 from .single_teacher_distill import SingleTeacherDistill
+
+_PURPOSE = 'The teacher-FSP cache (CachedTeacherFSPDistill)'
 
 
 class TeacherDataCache:
@@ -131,7 +141,8 @@ class CachedTeacherFSPDistill(SingleTeacherDistill):
             Defaults to ``(1, )``.
 
     Train it with ``custom_hooks=[dict(type='TeacherFSPCacheHook')]``, which
-    checks the training data path at the start of training.
+    has the model check the training data path
+    (:meth:`verify_training_data`) at the start of training.
 
     Example:
         >>> model = dict(
@@ -189,7 +200,7 @@ class CachedTeacherFSPDistill(SingleTeacherDistill):
                 loader['dataset'],
                 model.get('data_preprocessor')
                 or cfg.get('data_preprocessor'),
-                purpose='The teacher-FSP cache (CachedTeacherFSPDistill)')
+                purpose=_PURPOSE)
         except NondeterministicPipelineError as err:
             errors.append(str(err))
         return errors
@@ -202,21 +213,18 @@ class CachedTeacherFSPDistill(SingleTeacherDistill):
         naming the random transforms otherwise."""
         if data_preprocessor is None:
             data_preprocessor = self.data_preprocessor
-        check_deterministic_training(
-            dataset, data_preprocessor,
-            purpose='The teacher-FSP cache (CachedTeacherFSPDistill)')
-        inner = dataset
-        while getattr(inner, 'pipeline', None) is None and \
-                getattr(inner, 'dataset', None) is not None:
-            inner = inner.dataset
-        self.cache_verified = describe_pipeline(
-            getattr(inner, 'pipeline', None) if not isinstance(
-                inner, dict) else inner.get('pipeline'))
+        inner, pipeline = check_deterministic_training(
+            dataset, data_preprocessor, purpose=_PURPOSE)
+        self.cache_verified = describe_pipeline(pipeline)
         # sample_idx indexes the dataset that owns the pipeline (a
         # RepeatDataset repeats its indices). A config dict has no length:
         # the cache then grows as samples arrive.
         if not isinstance(inner, dict) and hasattr(inner, '__len__'):
             self.teacher_cache.reserve(len(inner))
+        MMLogger.get_current_instance().info(
+            f'Teacher-FSP cache on for stage(s) {list(self.cache_stages)}; '
+            f'training data path checked deterministic: '
+            f'{self.cache_verified}')
 
     def uses_cache(self, stage: Optional[int] = None) -> bool:
         stage = self.stage if stage is None else stage
@@ -234,19 +242,26 @@ class CachedTeacherFSPDistill(SingleTeacherDistill):
         return params
 
     # ---------------------------------------------------------- forward
-    def _teacher_values(self, inputs: Tensor, data_samples: List,
-                        names: List[str]) -> Dict[SpecKey, Tensor]:
-        """The teacher-side loss inputs of the batch, from the cache or
-        from a teacher forward pass (then cached)."""
+    def _teacher_forward(self, inputs: Tensor, data_samples: List,
+                         names: List[str]) -> Optional[Dict[SpecKey, Tensor]]:
+        """In the cached stages, the teacher-side inputs of the batch from
+        the cache, or from a teacher forward pass that fills it."""
+        if not self.uses_cache():
+            return super()._teacher_forward(inputs, data_samples, names)
+        if self.cache_verified is None:
+            raise RuntimeError(
+                'CachedTeacherFSPDistill caches the teacher only after its '
+                'training data path has been checked for random transforms: '
+                "add custom_hooks=[dict(type='TeacherFSPCacheHook')] to the "
+                'config (or call model.verify_training_data(dataset) '
+                'yourself)')
         indices = sample_indices(data_samples)
         if self.teacher_cache.has_all(indices):
             return self.teacher_cache.get(indices, inputs.device)
-        specs = self.distiller.teacher_specs(names)
         with torch.no_grad():
             with self.distiller.teacher_recorders:
                 self.teacher(inputs, data_samples, mode='tensor')
-            values = {key: self.distiller.get_data(spec)
-                      for key, spec in specs}
+            values = self.distiller.teacher_values(names)
         self.distiller.teacher_recorders.reset_data()
         first = len(self.teacher_cache) == 0
         self.teacher_cache.put(indices, values)
@@ -258,20 +273,3 @@ class CachedTeacherFSPDistill(SingleTeacherDistill):
                 f'for {self.teacher_cache.capacity} samples; training data '
                 f'path: {self.cache_verified}')
         return values
-
-    def _teacher_forward(self, inputs: Tensor, data_samples: List,
-                         names: List[str]) -> ContextManager:
-        """In the cached stages, the teacher's data of the batch from the
-        cache (or a teacher forward pass that fills it), served to the
-        distiller within the returned context."""
-        if not self.uses_cache():
-            return super()._teacher_forward(inputs, data_samples, names)
-        if self.cache_verified is None:
-            raise RuntimeError(
-                'CachedTeacherFSPDistill caches the teacher only after its '
-                'training data path has been checked for random transforms: '
-                "add custom_hooks=[dict(type='TeacherFSPCacheHook')] to the "
-                'config (or call model.verify_training_data(dataset) '
-                'yourself)')
-        return self.distiller.teacher_data(
-            self._teacher_values(inputs, data_samples, names))

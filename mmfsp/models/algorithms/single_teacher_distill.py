@@ -5,9 +5,8 @@ and any single-teacher loss (KD, FitNet, tolerant-teacher generations of
 Yang et al., AAAI 2019). Stages and loss keys: docs/fsp.md ("Other
 distillation losses through the same model").
 """
-import contextlib
 import copy
-from typing import ContextManager, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
 from mmengine.model import BaseModel
@@ -17,7 +16,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmfsp.registry import MODELS
 from mmfsp.utils.config_check import get_entry
-from ..distillers import ConfigurableDistiller
+from ..distillers import check_shapes_on, logits_class_errors
 from .distill_checkpoint import load_teacher_weights
 
 _STAGE_KEYS = {'student_loss', 'distill_losses'}
@@ -48,6 +47,14 @@ def _has_pretrained_init(cfg) -> bool:
     return False
 
 
+def _stage_losses(cfg: dict, known: Optional[List[str]]) -> List[str]:
+    """The distill loss names of one stage entry (``'all'``: ``known``)."""
+    names = cfg.get('distill_losses', 'all')
+    if names == 'all':
+        return list(known) if known is not None else ['all']
+    return list(names or [])
+
+
 def _stage_errors(stages: List[dict],
                   known: Optional[List[str]] = None) -> List[str]:
     """What is wrong with a ``stages`` list; the distill loss names are
@@ -64,10 +71,7 @@ def _stage_errors(stages: List[dict],
                           f'{sorted(set(cfg) - _STAGE_KEYS)}; '
                           f'allowed: {sorted(_STAGE_KEYS)}')
             continue
-        names = cfg.get('distill_losses', 'all')
-        if names == 'all':
-            names = list(known) if known is not None else ['all']
-        names = list(names or [])
+        names = _stage_losses(cfg, known)
         unknown = [n for n in names if n not in known] \
             if known is not None else []
         if unknown:
@@ -76,27 +80,6 @@ def _stage_errors(stages: List[dict],
         elif not cfg.get('student_loss', True) and not names:
             errors.append(f'stage {k} computes no loss at all')
     return errors
-
-
-def _logits_class_errors(model: dict, key: str) -> List[str]:
-    """A logits loss must pair heads with the same number of classes."""
-    student, teacher = model.get('architecture'), model.get('teacher')
-    distiller = model.get('distiller')
-    if not all(isinstance(x, dict) for x in (student, teacher, distiller)):
-        return []
-    s_classes = (student.get('head') or {}).get('num_classes')
-    t_classes = (teacher.get('head') or {}).get('num_classes')
-    if s_classes is None or t_classes is None or s_classes == t_classes:
-        return []
-    return [
-        f'Distill loss {name!r} ({loss_type}) compares the logits (head.fc '
-        f'outputs) of a student with {s_classes} classes ({key}.'
-        f'architecture.head.num_classes) and a teacher with {t_classes} '
-        f'({key}.teacher.head.num_classes). Both must be the number of '
-        f'classes of the dataset: set the wrong one (and use a teacher '
-        f'checkpoint trained for it).' for name, loss_type in
-        ConfigurableDistiller.losses_comparing(distiller, 'head.fc').items()
-    ]
 
 
 @MODELS.register_module()
@@ -135,8 +118,8 @@ class SingleTeacherDistill(BaseModel):
             input image. If given, a forward pass of two such zero images
             through teacher and student at build time checks every distill
             loss's paired shapes, so that a configuration error (paired
-            layers with different channels) is raised before training.
-            Defaults to None.
+            layers with different channels) is raised before training
+            (training steps do not check them again). Defaults to None.
         data_preprocessor (dict, optional): The data preprocessor.
             Defaults to None: ``ClsDataPreprocessor``.
         init_cfg (dict, optional): The initialisation config. Defaults to
@@ -203,7 +186,9 @@ class SingleTeacherDistill(BaseModel):
         self.distill_loss_weight = float(distill_loss_weight)
         self.train(self.training)
         if dummy_input_shape is not None:
-            self.check_distill_shapes(dummy_input_shape)
+            # The only shape check (training steps do not repeat it).
+            check_shapes_on(self.distiller, self.teacher, self.architecture,
+                            dummy_input_shape)
 
     # ------------------------------------------------------------ set-up
     @staticmethod
@@ -218,18 +203,14 @@ class SingleTeacherDistill(BaseModel):
     def _check_stages(self, stages: Optional[List[dict]]) -> List[dict]:
         if stages is None:
             stages = [dict(student_loss=True, distill_losses='all')]
-        errors = _stage_errors(stages, self.distiller.loss_names)
+        known = self.distiller.loss_names
+        errors = _stage_errors(stages, known)
         if errors:
             raise ValueError(errors[0])
-        known = self.distiller.loss_names
-        checked = []
-        for cfg in stages:
-            names = cfg.get('distill_losses', 'all')
-            names = list(known) if names == 'all' else list(names or [])
-            checked.append(
-                dict(student_loss=bool(cfg.get('student_loss', True)),
-                     distill_losses=names))
-        return checked
+        return [
+            dict(student_loss=bool(cfg.get('student_loss', True)),
+                 distill_losses=_stage_losses(cfg, known)) for cfg in stages
+        ]
 
     @classmethod
     def check_config(cls, cfg, key: str) -> List[str]:
@@ -244,7 +225,7 @@ class SingleTeacherDistill(BaseModel):
         stages = model.get('stages')
         errors = [f'{key}.stages: {e}' for e in _stage_errors(stages)] \
             if stages is not None else []
-        return errors + _logits_class_errors(model, key)
+        return errors + logits_class_errors(model, key)
 
     @property
     def student(self) -> nn.Module:
@@ -304,31 +285,6 @@ class SingleTeacherDistill(BaseModel):
                     module.eval()
         return self
 
-    # ----------------------------------------------------------- checks
-    @torch.no_grad()
-    def check_distill_shapes(self, input_shape: Sequence[int]) -> None:
-        """Run two zero images of shape ``input_shape`` (C, H, W) through
-        teacher and student (eval mode) and check every distill loss's
-        paired shapes; raises
-        :class:`~mmfsp.models.distillers.DistillShapeError`."""
-        if self.teacher is None or not self.distiller.loss_names:
-            return
-        was_training = self.training
-        self.eval()
-        try:
-            param = next(self.architecture.parameters())
-            inputs = torch.zeros((2, *input_shape), device=param.device,
-                                 dtype=param.dtype)
-            with self.distiller.teacher_recorders:
-                self.teacher(inputs, mode='tensor')
-            with self.distiller.student_recorders:
-                self.architecture(inputs, mode='tensor')
-            self.distiller.check_shapes()
-        finally:
-            self.distiller.teacher_recorders.reset_data()
-            self.distiller.student_recorders.reset_data()
-            self.train(was_training)
-
     # ---------------------------------------------------------- forward
     def forward(self,
                 inputs: Tensor,
@@ -346,25 +302,20 @@ class SingleTeacherDistill(BaseModel):
              data_samples: List[BaseDataElement]) -> Dict[str, Tensor]:
         cfg = self.stages[self.stage - 1]
         names = cfg['distill_losses']
-        losses: Dict[str, Tensor] = {}
-        if names:
-            if self.teacher is None:
-                raise RuntimeError(f'stage {self.stage} needs the teacher, '
-                                   f'which was freed')
-            teacher_data = self._teacher_forward(inputs, data_samples, names)
-            with self.distiller.student_recorders:
-                student_losses = self._student_forward(
-                    inputs, data_samples, cfg['student_loss'])
-            with teacher_data:
-                distill = self.distiller.compute_distill_losses(names)
-            # Free the recorded features once the losses hold the graph.
-            self.distiller.teacher_recorders.reset_data()
-            self.distiller.student_recorders.reset_data()
-            losses.update(
-                _add_prefix(distill, 'distill', self.distill_loss_weight))
-        else:
+        if not names:
             student_losses = self._student_forward(inputs, data_samples,
                                                    cfg['student_loss'])
+            return _add_prefix(student_losses, 'student',
+                               self.student_loss_weight)
+        teacher_values = self._teacher_forward(inputs, data_samples, names)
+        with self.distiller.student_recorders:
+            student_losses = self._student_forward(inputs, data_samples,
+                                                   cfg['student_loss'])
+        distill = self.distiller.compute_distill_losses(names, teacher_values)
+        # Free the recorded features once the losses hold the graph.
+        self.distiller.teacher_recorders.reset_data()
+        self.distiller.student_recorders.reset_data()
+        losses = _add_prefix(distill, 'distill', self.distill_loss_weight)
         if cfg['student_loss']:
             losses.update(
                 _add_prefix(student_losses, 'student',
@@ -373,21 +324,18 @@ class SingleTeacherDistill(BaseModel):
 
     def _teacher_forward(self, inputs: Tensor,
                          data_samples: List[BaseDataElement],
-                         names: List[str]) -> ContextManager:
-        """Provide the teacher-side data of the distill losses ``names`` for
-        this batch; returns the context in which the distiller computes
-        them. Here: a teacher forward pass (under ``torch.no_grad()``
-        unless the teacher is trainable) with the distiller's teacher
-        recorders on, and a no-op context. Subclasses override it to serve
-        the teacher's data otherwise (:class:`CachedTeacherFSPDistill`:
-        from a per-sample cache)."""
-        with self.distiller.teacher_recorders:
-            if self.teacher_trainable:
-                self.teacher(inputs, data_samples, mode='tensor')
-            else:
-                with torch.no_grad():
-                    self.teacher(inputs, data_samples, mode='tensor')
-        return contextlib.nullcontext()
+                         names: List[str]) -> Optional[Dict[Any, Tensor]]:
+        """Provide the teacher-side inputs of the distill losses ``names``
+        for this batch. Here: a teacher forward pass (under
+        ``torch.no_grad()`` unless the teacher is trainable) with the
+        distiller's teacher recorders on; returns None (the distiller reads
+        the recorders). Subclasses may return the inputs themselves, as
+        ``teacher_values`` of ``compute_distill_losses``
+        (:class:`CachedTeacherFSPDistill`: from a per-sample cache)."""
+        with self.distiller.teacher_recorders, torch.set_grad_enabled(
+                self.teacher_trainable and torch.is_grad_enabled()):
+            self.teacher(inputs, data_samples, mode='tensor')
+        return None
 
     def _student_forward(self, inputs: Tensor,
                          data_samples: List[BaseDataElement],

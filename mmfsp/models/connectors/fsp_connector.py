@@ -28,22 +28,28 @@ from mmfsp.registry import MODELS
 
 def fsp_matrix(f1: Tensor, f2: Tensor) -> Tensor:
     """The FSP matrix ``G`` (B, m, n) of ``f1`` (B, m, h, w) and ``f2``
-    (B, n, h', w'); see the module docstring for the formula."""
-    if f1.dim() != 4 or f2.dim() != 4:
-        raise ValueError(f'FSP needs two (B, C, H, W) feature maps, got '
-                         f'shapes {tuple(f1.shape)} and {tuple(f2.shape)}')
-    if f1.shape[0] != f2.shape[0]:
-        raise ValueError(f'FSP feature maps come from different batches: '
-                         f'{tuple(f1.shape)} and {tuple(f2.shape)}')
-    size = (min(f1.shape[2], f2.shape[2]), min(f1.shape[3], f2.shape[3]))
-    if tuple(f1.shape[2:]) != size:
-        f1 = F.adaptive_max_pool2d(f1, size)
-    if tuple(f2.shape[2:]) != size:
-        f2 = F.adaptive_max_pool2d(f2, size)
-    hw = size[0] * size[1]
-    a = f1.flatten(2)  # (B, m, hw)
-    b = f2.flatten(2).transpose(1, 2)  # (B, hw, n)
-    return torch.bmm(a, b) / hw
+    (B, n, h', w'); see the module docstring for the formula. Inputs are not
+    checked beforehand: when torch cannot compute ``G`` (not two 4-D maps of
+    one batch), a ValueError says why."""
+    try:
+        size = (min(f1.shape[2], f2.shape[2]), min(f1.shape[3], f2.shape[3]))
+        if f1.shape[2:] != size:
+            f1 = F.adaptive_max_pool2d(f1, size)
+        if f2.shape[2:] != size:
+            f2 = F.adaptive_max_pool2d(f2, size)
+        # (B, m, hw) @ (B, hw, n)
+        return torch.bmm(f1.flatten(2), f2.flatten(2).transpose(1, 2)) / (
+            size[0] * size[1])
+    except (RuntimeError, IndexError) as err:
+        if f1.dim() != 4 or f2.dim() != 4:
+            raise ValueError(f'FSP needs two (B, C, H, W) feature maps, got '
+                             f'shapes {tuple(f1.shape)} and '
+                             f'{tuple(f2.shape)}') from err
+        if f1.shape[0] != f2.shape[0]:
+            raise ValueError(f'FSP feature maps come from different batches: '
+                             f'{tuple(f1.shape)} and {tuple(f2.shape)}'
+                             ) from err
+        raise
 
 
 @MODELS.register_module()

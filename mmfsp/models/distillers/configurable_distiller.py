@@ -9,25 +9,11 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmfsp.registry import MODELS
-from mmfsp.utils.config_check import type_name
 from ..recorders import RecorderManager
 from .fsp_pairs import expand_fsp_pairs
-
-_MAPPING_KEYS = {'from_student', 'recorder', 'connector', 'record_idx',
-                 'data_idx'}
-
-
-class DistillShapeError(ValueError):
-    """Student and teacher data paired by a distillation loss do not have
-    the same shape (a configuration error)."""
-
-
-def _shape(data: Any) -> Any:
-    if isinstance(data, Tensor):
-        return tuple(data.shape)
-    if isinstance(data, (tuple, list)):
-        return [_shape(d) for d in data]
-    return type(data).__name__
+from .shape_check import DistillShapeError, data_shape
+from .specs import (MAPPING_KEYS, SpecKey, as_specs, recorder_names,
+                    spec_key)
 
 
 def _merge_named(base: dict, extra: dict, what: str) -> dict:
@@ -45,11 +31,13 @@ class ConfigurableDistiller(BaseModule):
     """Record features of student and teacher and compute distill losses.
 
     Each loss is called as ``loss(**kwargs)`` with one keyword per entry of
-    its ``loss_forward_mappings`` entry. Before a loss is computed, every
-    student tensor it receives is checked against the teacher tensor in the
-    same position: a mismatch (e.g. paired layers with different channel
-    counts) raises :class:`DistillShapeError` naming both sides' modules and
-    shapes.
+    its ``loss_forward_mappings`` entry. :meth:`check_shapes`, called once
+    at build (:func:`~mmfsp.models.distillers.shape_check.check_shapes_on`),
+    checks every student tensor a loss receives against the teacher tensor
+    in the same position: a mismatch (e.g. paired layers with different
+    channel counts) raises :class:`DistillShapeError` naming both sides'
+    modules and shapes. Training steps do not check again; a loss that
+    fails on mismatched inputs raises the same error.
 
     Args:
         student_recorders (dict, optional): Name -> recorder config for the
@@ -150,12 +138,8 @@ class ConfigurableDistiller(BaseModule):
                 raise ValueError(f'loss_forward_mappings[{loss_name!r}] must '
                                  f'be a non-empty dict keyword -> spec')
             for arg, specs in mapping.items():
-                for spec in self._as_specs(specs):
+                for spec in as_specs(specs):
                     self._check_spec(loss_name, arg, spec)
-
-    @staticmethod
-    def _as_specs(specs: Any) -> List[dict]:
-        return list(specs) if isinstance(specs, (list, tuple)) else [specs]
 
     def _check_spec(self, loss_name: str, arg: str, spec: Any) -> None:
         where = f'loss_forward_mappings[{loss_name!r}][{arg!r}]'
@@ -163,56 +147,21 @@ class ConfigurableDistiller(BaseModule):
                 'from_student' not in spec:
             raise ValueError(f'{where} must be dict(from_student=..., '
                              f'recorder=...[, connector=...]), got {spec!r}')
-        unknown = set(spec) - _MAPPING_KEYS
+        unknown = set(spec) - MAPPING_KEYS
         if unknown:
             raise ValueError(f'{where} has unknown keys {sorted(unknown)}')
-        manager = self.student_recorders if spec['from_student'] else \
-            self.teacher_recorders
+        recorders = self._manager(spec).recorders
         side = 'student' if spec['from_student'] else 'teacher'
-        for name in self._recorder_names(spec):
-            if name not in manager.recorders:
+        for name in recorder_names(spec):
+            if name not in recorders:
                 raise ValueError(f'{where} uses {side} recorder {name!r}, '
                                  f'which is not defined; {side} recorders: '
-                                 f'{sorted(manager.recorders)}')
+                                 f'{sorted(recorders)}')
         connector = spec.get('connector')
         if connector is not None and connector not in self.connectors:
             raise ValueError(f'{where} uses connector {connector!r}, which '
                              f'is not defined; connectors: '
                              f'{sorted(self.connectors)}')
-
-    @staticmethod
-    def _recorder_names(spec: dict) -> List[str]:
-        rec = spec['recorder']
-        return [rec] if isinstance(rec, str) else list(rec)
-
-    @classmethod
-    def losses_comparing(cls, cfg: dict, source: str) -> Dict[str, str]:
-        """``{loss name: loss type}`` of the distill losses of the distiller
-        config ``cfg`` that get the outputs of module ``source`` (e.g.
-        ``'head.fc'``) of both networks, read from the config alone
-        (``fsp_pairs`` record feature maps, never such outputs)."""
-        recorders = {True: dict(cfg.get('student_recorders') or {}),
-                     False: dict(cfg.get('teacher_recorders') or {})}
-        losses = dict(cfg.get('distill_losses') or {})
-        found = {}
-        for name, mapping in dict(cfg.get('loss_forward_mappings')
-                                  or {}).items():
-            sides = set()
-            for specs in dict(mapping or {}).values():
-                for spec in cls._as_specs(specs):
-                    if not isinstance(spec, dict) or 'recorder' not in spec:
-                        continue
-                    for rec in cls._recorder_names(spec):
-                        rec_cfg = recorders[bool(
-                            spec.get('from_student'))].get(rec)
-                        if isinstance(rec_cfg, dict) and \
-                                rec_cfg.get('source') == source and \
-                                type_name(rec_cfg.get('type')) == \
-                                'ModuleOutputs':
-                            sides.add(bool(spec.get('from_student')))
-            if sides == {True, False}:
-                found[name] = type_name((losses.get(name) or {}).get('type'))
-        return found
 
     def prepare_from_student(self, student: nn.Module) -> None:
         """Hook the student recorders on ``student``."""
@@ -231,59 +180,77 @@ class ConfigurableDistiller(BaseModule):
         return list(self.distill_losses)
 
     # ---------------------------------------------------------- forward
-    def _describe(self, spec: dict) -> str:
-        manager = self.student_recorders if spec['from_student'] else \
+    def _manager(self, spec: dict) -> RecorderManager:
+        return self.student_recorders if spec['from_student'] else \
             self.teacher_recorders
+
+    def _recorded(self, spec: dict, name: str) -> Any:
+        """The data recorder ``name`` holds for ``spec``."""
+        return self._manager(spec).get_recorder(name).get_record_data(
+            spec.get('record_idx', 0), spec.get('data_idx'))
+
+    def get_data(self, spec: dict,
+                 teacher_values: Optional[Dict[SpecKey, Any]] = None) -> Any:
+        """The data of one feature spec: the recorded data through its
+        connector or, for a teacher spec when ``teacher_values`` (key of
+        :func:`spec_key` -> data) is given, the value given for it."""
+        if teacher_values is not None and not spec['from_student']:
+            key = spec_key(spec)
+            if key not in teacher_values:
+                raise KeyError(f'no teacher data given for {key}; given: '
+                               f'{sorted(map(str, teacher_values))}')
+            return teacher_values[key]
+        data = [self._recorded(spec, name)
+                for name in recorder_names(spec)]
+        connector = spec.get('connector')
+        if connector is not None:
+            return self.connectors[connector](*data)
+        return data[0] if len(data) == 1 else data
+
+    def _loss_kwargs(self, loss_name: str,
+                     teacher_values: Optional[dict] = None) -> Dict[str, Any]:
+        kwargs = {}
+        for arg, specs in self.loss_forward_mappings[loss_name].items():
+            if isinstance(specs, (list, tuple)):
+                kwargs[arg] = [self.get_data(s, teacher_values) for s in specs]
+            else:
+                kwargs[arg] = self.get_data(specs, teacher_values)
+        return kwargs
+
+    def _describe(self, spec: dict) -> str:
         parts = []
-        for name in self._recorder_names(spec):
-            recorder = manager.get_recorder(name)
-            shape = _shape(recorder.data_buffer[spec.get('record_idx', 0)]) \
-                if recorder.data_buffer else 'not recorded'
+        for name in recorder_names(spec):
+            recorder = self._manager(spec).get_recorder(name)
+            buffer = recorder.data_buffer
+            shape = data_shape(buffer[spec.get('record_idx', 0)]) \
+                if buffer else 'not recorded'
             parts.append(f'{recorder.kind} of {recorder.source} {shape}')
         text = ', '.join(parts)
         if spec.get('connector') is not None:
             text = f'{spec["connector"]}({text})'
         return text
 
-    def get_data(self, spec: dict) -> Any:
-        """The recorded data of one feature spec, through its connector."""
-        manager = self.student_recorders if spec['from_student'] else \
-            self.teacher_recorders
-        data = [
-            manager.get_recorder(name).get_record_data(
-                spec.get('record_idx', 0), spec.get('data_idx'))
-            for name in self._recorder_names(spec)
-        ]
-        connector = spec.get('connector')
-        if connector is not None:
-            return self.connectors[connector](*data)
-        return data[0] if len(data) == 1 else data
-
-    def _loss_kwargs(self, loss_name: str) -> Dict[str, Any]:
-        kwargs, student, teacher = {}, [], []
+    def _check_pairs(self, loss_name: str, kwargs: Dict[str, Any]) -> None:
+        """Raise :class:`DistillShapeError` when a student input of the loss
+        (``kwargs``) differs in shape from the teacher input in the same
+        position."""
+        sides: Dict[bool, list] = {True: [], False: []}
         for arg, specs in self.loss_forward_mappings[loss_name].items():
             many = isinstance(specs, (list, tuple))
-            values = []
-            for i, spec in enumerate(self._as_specs(specs)):
-                value = self.get_data(spec)
-                values.append(value)
-                label = f'{arg}[{i}]' if many else arg
-                (student if spec['from_student'] else teacher).append(
-                    (label, spec, value))
-            kwargs[arg] = values if many else values[0]
-        self._check_pairs(loss_name, student, teacher)
-        return kwargs
-
-    def _check_pairs(self, loss_name: str, student: list,
-                     teacher: list) -> None:
+            values = kwargs[arg] if many else [kwargs[arg]]
+            for i, (spec, value) in enumerate(
+                    zip(as_specs(specs), values)):
+                sides[bool(spec['from_student'])].append(
+                    (f'{arg}[{i}]' if many else arg, spec, value))
         for (s_arg, s_spec, s_val), (t_arg, t_spec, t_val) in zip(
-                student, teacher):
-            if _shape(s_val) != _shape(t_val):
+                sides[True], sides[False]):
+            s_shape, t_shape = data_shape(s_val), data_shape(t_val)
+            if s_shape != t_shape:
                 raise DistillShapeError(
                     f'Distill loss {loss_name!r}: student {s_arg} and teacher '
                     f'{t_arg} differ in shape: student '
-                    f'{self._describe(s_spec)} -> {_shape(s_val)}, teacher '
-                    f'{self._describe(t_spec)} -> {_shape(t_val)}. The paired '
+                    f'{self._describe(s_spec)} -> {s_shape}, teacher '
+                    f'{self._describe(t_spec)} -> {t_shape}. The paired '
                     f'layers must have the same channel counts in teacher and '
                     f'student (choose other layers, or map the student\'s '
                     f'channels with a connector, e.g. FSPConnector('
@@ -293,12 +260,24 @@ class ConfigurableDistiller(BaseModule):
         """Check the paired shapes of the losses ``names`` (all by default)
         on the data recorded by the last forward pass."""
         for name in (self.loss_names if names is None else names):
-            self._loss_kwargs(name)
+            self._check_pairs(name, self._loss_kwargs(name))
 
     def compute_distill_losses(
-            self, names: Optional[Sequence[str]] = None) -> Dict[str, Tensor]:
-        """The losses ``names`` (all by default) on the recorded data."""
+            self,
+            names: Optional[Sequence[str]] = None,
+            teacher_values: Optional[Dict[SpecKey, Any]] = None
+    ) -> Dict[str, Tensor]:
+        """The losses ``names`` (all by default) on the recorded data, the
+        teacher-side inputs taken from ``teacher_values`` when given (see
+        :meth:`get_data`). Shapes are not checked here (once at build, see
+        the class docstring): a loss that fails is explained by a
+        :class:`DistillShapeError` when its paired inputs differ in shape."""
         losses = {}
         for name in (self.loss_names if names is None else names):
-            losses[name] = self.distill_losses[name](**self._loss_kwargs(name))
+            kwargs = self._loss_kwargs(name, teacher_values)
+            try:
+                losses[name] = self.distill_losses[name](**kwargs)
+            except (RuntimeError, ValueError, IndexError):
+                self._check_pairs(name, kwargs)
+                raise
         return losses

@@ -2,13 +2,13 @@
 CVPR 2017, section 4.1): shuffled teacher FSP matrices for diverse students
 (the teacher's channels permuted, an equivalent network whose FSP matrices
 are ``P1 G P2^T``; which permutation for which feature: docs/baselines.md,
-"Shuffled FSP for diverse students"), and teacher data served from a cache
-(:meth:`FSPDistiller.teacher_specs`, :meth:`FSPDistiller.teacher_data`, used
-by :class:`~mmfsp.models.algorithms.CachedTeacherFSPDistill`).
+"Shuffled FSP for diverse students"), and the teacher's loss inputs as
+values (:meth:`FSPDistiller.teacher_values`) that
+:class:`~mmfsp.models.algorithms.CachedTeacherFSPDistill` caches and gives
+back to ``compute_distill_losses(teacher_values=...)``.
 """
 import zlib
-from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -16,17 +16,7 @@ from torch import Tensor
 from mmfsp.registry import MODELS
 from .configurable_distiller import ConfigurableDistiller
 from .fsp_pairs import FSP_CONNECTOR
-
-SpecKey = Tuple
-
-
-def spec_key(spec: dict) -> SpecKey:
-    """A hashable key of a feature spec's content (two specs with the same
-    content give the same data)."""
-    recorder = spec['recorder']
-    recorders = (recorder, ) if isinstance(recorder, str) else tuple(recorder)
-    return (bool(spec['from_student']), recorders, spec.get('connector'),
-            int(spec.get('record_idx', 0)), spec.get('data_idx'))
+from .specs import SpecKey, as_specs, spec_key
 
 
 def channel_permutation(seed: int, channels: int) -> Tensor:
@@ -39,9 +29,9 @@ def channel_permutation(seed: int, channels: int) -> Tensor:
 
 @MODELS.register_module()
 class FSPDistiller(ConfigurableDistiller):
-    """:class:`ConfigurableDistiller` with shuffled teacher FSP and cacheable
-    teacher data (see the module docstring). Same config as
-    ``ConfigurableDistiller``, plus:
+    """:class:`ConfigurableDistiller` with shuffled teacher FSP and the
+    teacher's loss inputs as cacheable values (see the module docstring).
+    Same config as ``ConfigurableDistiller``, plus:
 
     Args:
         shuffle_seed (int, optional): Permute the teacher's channels with
@@ -77,7 +67,6 @@ class FSPDistiller(ConfigurableDistiller):
                                  f'connectors of this distiller: '
                                  f'{sorted(self.connectors)}')
         self._permutations: Dict[int, Tensor] = {}
-        self._teacher_values: Optional[Dict[SpecKey, object]] = None
 
     # ----------------------------------------------------------- shuffle
     def permutation(self, channels: int) -> Tensor:
@@ -93,6 +82,10 @@ class FSPDistiller(ConfigurableDistiller):
     def _shuffles(self, spec: dict) -> bool:
         return (self.shuffle_seed is not None and not spec['from_student']
                 and spec.get('connector') in self.shuffle_connectors)
+
+    def _recorded(self, spec: dict, name: str):
+        data = super()._recorded(spec, name)
+        return self._permute(data) if self._shuffles(spec) else data
 
     def _permute(self, feature: Tensor) -> Tensor:
         if not isinstance(feature, Tensor) or feature.dim() < 2:
@@ -111,36 +104,16 @@ class FSPDistiller(ConfigurableDistiller):
         out: Dict[SpecKey, dict] = {}
         for name in (self.loss_names if names is None else names):
             for specs in self.loss_forward_mappings[name].values():
-                for spec in self._as_specs(specs):
+                for spec in as_specs(specs):
                     if not spec['from_student']:
                         out.setdefault(spec_key(spec), spec)
         return list(out.items())
 
-    @contextmanager
-    def teacher_data(self, values: Dict[SpecKey, object]) -> Iterator[None]:
-        """Within the block, teacher-side inputs are taken from ``values``
-        (key -> data, keys of :meth:`teacher_specs`) instead of the
-        teacher's recorders."""
-        previous, self._teacher_values = self._teacher_values, dict(values)
-        try:
-            yield
-        finally:
-            self._teacher_values = previous
-
-    def get_data(self, spec: dict):
-        if not spec['from_student'] and self._teacher_values is not None:
-            key = spec_key(spec)
-            if key not in self._teacher_values:
-                raise KeyError(f'no cached teacher data for {key}; cached: '
-                               f'{sorted(map(str, self._teacher_values))}')
-            return self._teacher_values[key]
-        if not self._shuffles(spec):
-            return super().get_data(spec)
-        manager = self.teacher_recorders
-        data = [
-            self._permute(
-                manager.get_recorder(name).get_record_data(
-                    spec.get('record_idx', 0), spec.get('data_idx')))
-            for name in self._recorder_names(spec)
-        ]
-        return self.connectors[spec['connector']](*data)
+    def teacher_values(self, names: Optional[Sequence[str]] = None
+                       ) -> Dict[SpecKey, object]:
+        """The teacher-side inputs of the losses ``names`` (all by default)
+        from the teacher's recorders (shuffled where configured), by key of
+        :meth:`teacher_specs`: what ``compute_distill_losses(names,
+        teacher_values=...)`` takes instead of the recorders."""
+        return {key: self.get_data(spec)
+                for key, spec in self.teacher_specs(names)}

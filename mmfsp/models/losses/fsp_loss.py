@@ -49,7 +49,9 @@ def fsp_loss(fsp_S: Matrices,
             ``'mean'`` (each pair's term divided by ``m_i * n_i``).
 
     Gradients flow into both arguments: the algorithm, not the loss, decides
-    that the teacher is frozen.
+    that the teacher is frozen. The matrices' shapes are not checked
+    beforehand (the distiller checks its pairs once, at build): when torch
+    cannot compute a pair's term, a ValueError names the pair and shapes.
     """
     if reduction not in REDUCTIONS:
         raise ValueError(f"FSP loss reduction must be one of {REDUCTIONS}, "
@@ -66,15 +68,16 @@ def fsp_loss(fsp_S: Matrices,
                          f'{len(fsp_S)} FSP pairs')
     total = None
     for i, (g_s, g_t, weight) in enumerate(zip(fsp_S, fsp_T, pair_weights)):
-        if g_s.shape != g_t.shape or g_s.dim() != 3:
+        try:
+            per_sample = (g_t - g_s).pow(2).sum(dim=(1, 2))  # (B,)
+            if reduction == 'mean':
+                per_sample = per_sample / (g_s.shape[1] * g_s.shape[2])
+        except (RuntimeError, IndexError) as err:
             raise ValueError(
                 f'FSP pair {i}: student matrix {tuple(g_s.shape)} and '
                 f'teacher matrix {tuple(g_t.shape)} must have the same '
                 f'(B, m, n) shape; the paired layers need the same channel '
-                f'counts in teacher and student')
-        per_sample = (g_t - g_s).pow(2).sum(dim=(1, 2))  # (B,)
-        if reduction == 'mean':
-            per_sample = per_sample / (g_s.shape[1] * g_s.shape[2])
+                f'counts in teacher and student') from err
         term = weight * per_sample
         total = term if total is None else total + term
     return total.mean()

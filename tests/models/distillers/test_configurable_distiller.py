@@ -5,7 +5,7 @@ import torch
 
 from mmfsp.models.connectors import fsp_matrix
 from mmfsp.models.distillers import (ConfigurableDistiller, DistillShapeError,
-                                     expand_fsp_pairs)
+                                     check_shapes_on, expand_fsp_pairs)
 from mmfsp.models.losses import fsp_loss, kd_kl_divergence
 from mmfsp.registry import MODELS
 
@@ -132,6 +132,38 @@ def test_channel_mismatch_names_layers_and_shapes():
     assert 'input of backbone.layer1 (2, 16, 16, 16)' in msg
     assert 'input of backbone.layer1 (2, 32, 16, 16)' in msg
     assert '(2, 16, 16)' in msg and '(2, 32, 32)' in msg
+
+
+def test_a_loss_failing_on_mismatched_data_names_layers_too():
+    # Steps do not check shapes; a loss that fails on them is explained.
+    student, teacher = classifier(8, widen=1), classifier(8, widen=2)
+    distiller = ConfigurableDistiller(fsp_pairs=cifar_pairs())
+    run(distiller, student, teacher, torch.randn(2, 1, 16, 16))
+    with pytest.raises(DistillShapeError,
+                       match=r'input of backbone.layer1 \(2, 16, 16, 16\)'):
+        distiller.compute_distill_losses()
+
+
+def test_build_time_dry_run_restores_modes_and_clears_records():
+    student, teacher = classifier(8), classifier(14)
+    distiller = ConfigurableDistiller(fsp_pairs=cifar_pairs())
+    distiller.prepare_from_student(student)
+    distiller.prepare_from_teacher(teacher)
+    teacher.eval()
+    teacher.backbone.layer1.train()
+    nets = (student, teacher, distiller)
+    modes = [m.training for net in nets for m in net.modules()]
+    running_mean = student.backbone.norm1.running_mean.clone()
+    check_shapes_on(distiller, teacher, student, (1, 16, 16))
+    assert [m.training for net in nets for m in net.modules()] == modes
+    # run in eval mode: the BN statistics did not move
+    assert torch.equal(student.backbone.norm1.running_mean, running_mean)
+    for manager in (distiller.student_recorders, distiller.teacher_recorders):
+        assert not any(r.data_buffer for r in manager.recorders.values())
+    wide = classifier(8, widen=2)
+    distiller.prepare_from_teacher(wide)
+    with pytest.raises(DistillShapeError, match='backbone.layer1'):
+        check_shapes_on(distiller, wide, student, (1, 16, 16))
 
 
 def test_channel_connector_fixes_the_mismatch():

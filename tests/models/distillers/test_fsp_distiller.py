@@ -193,14 +193,13 @@ def test_only_teacher_fsp_is_shuffled_and_seed_none_is_plain():
     assert losses['shuffled']['loss_fsp'] != losses['plain']['loss_fsp']
 
 
-def test_teacher_data_context_replaces_the_recorders():
+def test_given_teacher_values_replace_the_recorders():
     d = FSPDistiller(fsp_pairs=pairs())
     specs = d.teacher_specs()
     assert len(specs) == 3 and all(not s['from_student'] for _, s in specs)
     assert specs[0][0] == spec_key(specs[0][1])
     values = {key: torch.full((2, 1, 1), float(i))
               for i, (key, _) in enumerate(specs)}
-    with d.teacher_data(values):
-        assert d.get_data(specs[2][1]) is values[specs[2][0]]
+    assert d.get_data(specs[2][1], values) is values[specs[2][0]]
     with pytest.raises(RuntimeError, match='Nothing was recorded'):
-        d.get_data(specs[0][1])  # outside the block: the recorders again
+        d.get_data(specs[0][1])  # no values given: the recorders again
