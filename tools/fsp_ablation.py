@@ -68,7 +68,7 @@ ARMS: Dict[str, dict] = {
 }
 BASELINES = ('alone', 'kd')
 #: the arm chosen on the validation split (docs/fsp.md, "The ablation")
-RECOMMENDED = 'mean_proj'
+RECOMMENDED = 'mean'
 
 
 # ----------------------------------------------------------------- plan
@@ -445,6 +445,68 @@ def run_plan(plan: List[dict], work_dir: str, workers: int,
             submit_ready()
 
 
+def _stat(values: List[float]) -> str:
+    if not values:
+        return ''
+    mean = statistics.mean(values)
+    if len(values) == 1:
+        return f'{mean:.2f}'
+    return f'{mean:.2f} ± {statistics.stdev(values):.2f}'
+
+
+def report(results_path: str, out_md: str) -> str:
+    """Mark the recommended recipe's rows in ``results_path`` and write the
+    table (mean ± sample std over seeds, n) of every setting, scale and
+    recipe to ``out_md``; returns the Markdown."""
+    with open(results_path) as f:
+        rows = json.load(f)
+    for row in rows:
+        row['recommended'] = row['recipe'] == RECOMMENDED
+    tmp = results_path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(rows, f, indent=1)
+    os.replace(tmp, results_path)
+    order = list(ARMS) + list(BASELINES)
+    groups: Dict[tuple, List[dict]] = {}
+    for row in rows:
+        groups.setdefault((row['setting'], row['scale'], row['recipe']),
+                          []).append(row)
+    lines = [
+        '| setting | recipe | n | val acc. | test acc. | test acc. after '
+        '10 % / 33 % of stage 2 | conv norm ratio at the switch (median / '
+        'max) |', '|---|---|---|---|---|---|---|'
+    ]
+    for key in sorted(groups, key=lambda k: (k[0], k[1],
+                                             order.index(k[2]))):
+        setting, scale, recipe = key
+        runs = groups[key]
+        ok = [r for r in runs if not r.get('diverged')]
+        name = f'**{recipe}** (recommended)' if recipe == RECOMMENDED \
+            else recipe
+        if not ok:
+            lines.append(f'| {setting} {scale} | {name} | {len(runs)} | '
+                         f'diverged (NaN loss in stage 1) | | | |')
+            continue
+        early = ''
+        if 'test_acc_10' in ok[0]:
+            early = (f'{_stat([r["test_acc_10"] for r in ok])} / '
+                     f'{_stat([r["test_acc_33"] for r in ok])}')
+        norms = ''
+        if ok[0].get('norm_ratio_median') is not None:
+            norms = (f'{_stat([r["norm_ratio_median"] for r in ok])} / '
+                     f'{_stat([r["norm_ratio_max"] for r in ok])}')
+        diverged = len(runs) - len(ok)
+        n = f'{len(ok)}' + (f' (+{diverged} diverged)' if diverged else '')
+        lines.append(
+            f'| {setting} {scale} | {name} | {n} | '
+            f'{_stat([r["val_acc"] for r in ok])} | '
+            f'{_stat([r["test_acc"] for r in ok])} | {early} | {norms} |')
+    text = '\n'.join(lines) + '\n'
+    with open(out_md, 'w', encoding='utf-8') as f:
+        f.write(text)
+    return text
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__,
@@ -466,7 +528,14 @@ def main() -> int:
     parser.add_argument('--smoke', action='store_true',
                         help='tiny runs (a few iterations) to check the '
                         'tool end to end')
+    parser.add_argument('--report', metavar='OUT_MD',
+                        help='write the table of --results (mean ± std '
+                        'over seeds) to OUT_MD and mark the recommended '
+                        'rows; train nothing')
     args = parser.parse_args()
+    if args.report:
+        print(report(args.results, args.report))
+        return 0
     plan = build_plan(args.settings, args.scales, args.arms, args.seeds,
                       args.smoke)
     if args.plan:

@@ -93,3 +93,21 @@ def test_tiny_runs_end_to_end(tmp_path, fashion_mnist_root):
         assert 0.0 <= res['val_acc'] <= 100.0
         assert (tmp_path / res['key'] / 'result.json').is_file()
     assert {'val_acc_10', 'test_acc_33'} <= set(fsp)
+
+
+def test_report_marks_recommended_and_aggregates(tmp_path):
+    path = str(tmp_path / 'rows.json')
+    for seed, acc in ((0, 80.0), (1, 82.0)):
+        abl.record(path, dict(setting='r26_r8', scale='x1',
+                              recipe=abl.RECOMMENDED, seed=seed,
+                              val_acc=acc, test_acc=acc + 1))
+    abl.record(path, dict(setting='r26_r8', scale='x1', recipe='proj',
+                          seed=0, val_acc=None, test_acc=None,
+                          diverged='NaN'))
+    text = abl.report(path, str(tmp_path / 'table.md'))
+    assert f'**{abl.RECOMMENDED}** (recommended) | 2 | 81.00 ± 1.41 | ' \
+        f'82.00 ± 1.41' in text
+    assert 'proj | 1 | diverged' in text
+    rows = json.loads(open(path).read())
+    assert [r['recommended'] for r in rows] == [
+        r['recipe'] == abl.RECOMMENDED for r in rows]
