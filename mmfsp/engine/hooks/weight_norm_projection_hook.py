@@ -1,9 +1,9 @@
 """Keep the student's scale-invariant conv weights at their initial norms."""
 from typing import Optional, Sequence
 
-import torch
 from mmengine.model import is_model_wrapper
 
+from mmfsp.models.utils.conv_bn_rescale import rescale_pair
 from mmfsp.registry import HOOKS
 
 from .conv_norm_hook import ConvNormHook
@@ -61,21 +61,11 @@ class WeightNormProjectionHook(ConvNormHook):
         super().before_train(runner)
         self._active(runner)  # a plain model with stages set fails here
 
-    @torch.no_grad()
     def project(self) -> None:
         """Set every followed conv's norm to its initial one, keeping the
         function (the conv bias and the BN running statistics follow)."""
         for name, (conv, bn) in zip(self.names, self.pairs):
-            norm = conv.weight.norm()
-            if norm == 0:
-                continue
-            c = norm / self.initial[name]
-            conv.weight.div_(c)
-            if conv.bias is not None:
-                conv.bias.div_(c)
-            if bn.running_mean is not None:
-                bn.running_mean.div_(c)
-                bn.running_var.div_(c * c)
+            rescale_pair(conv, bn, self.initial[name])
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:

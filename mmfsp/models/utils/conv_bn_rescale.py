@@ -9,7 +9,7 @@ option, not in Yim et al., CVPR 2017): docs/fsp.md, "Weight-norm growth in
 stage 1". Pairs are found by tracing the module with ``torch.fx``.
 """
 import copy
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import fx, nn
@@ -124,16 +124,26 @@ def rescale_conv_bn_norms(module: nn.Module,
     named = dict(module.named_modules())
     factors = {}
     for conv_name, target in targets.items():
-        conv, bn = named[conv_name], named[pairs[conv_name]]
-        norm = float(conv.weight.double().norm())
-        if norm == 0 or target <= 0:
-            continue
-        c = norm / target
-        conv.weight.div_(c)
-        if conv.bias is not None:
-            conv.bias.div_(c)
-        if bn.running_mean is not None:
-            bn.running_mean.div_(c)
-            bn.running_var.div_(c * c)
-        factors[conv_name] = c
+        c = rescale_pair(named[conv_name], named[pairs[conv_name]], target)
+        if c is not None:
+            factors[conv_name] = c
     return factors
+
+
+@torch.no_grad()
+def rescale_pair(conv: nn.Module, bn: nn.Module,
+                 target: float) -> Optional[float]:
+    """Set ``||conv.weight||`` to ``target`` keeping the function of
+    ``conv -> bn`` (module docstring); returns the factor ``c = ||w|| /
+    target``, or None when the norm or the target is 0."""
+    norm = float(conv.weight.double().norm())
+    if norm == 0 or target <= 0:
+        return None
+    c = norm / target
+    conv.weight.div_(c)
+    if conv.bias is not None:
+        conv.bias.div_(c)
+    if bn.running_mean is not None:
+        bn.running_mean.div_(c)
+        bn.running_var.div_(c * c)
+    return c
