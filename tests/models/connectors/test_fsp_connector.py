@@ -1,4 +1,5 @@
-"""FSP matrix (Yim et al., CVPR 2017, eq. 1) against a direct loop of the formula."""
+"""FSP matrix (Yim et al., CVPR 2017, eq. 1) against a direct loop of the
+formula."""
 import pytest
 import torch
 import torch.nn.functional as F

@@ -1,4 +1,5 @@
-"""FSP loss (Yim et al., CVPR 2017, eq. 2): (1/B) sum_b sum_i lambda_i ||G_T - G_S||_F^2."""
+"""FSP loss (Yim et al., CVPR 2017, eq. 2):
+(1/B) sum_b sum_i lambda_i ||G_T - G_S||_F^2."""
 import pytest
 import torch
 import torch.nn.functional as F
