@@ -13,10 +13,24 @@
    (:func:`check_not_distill_checkpoint`): its keys are all under
    ``architecture.`` / ``teacher.``, so mmengine would load nothing, warn
    about missing keys and evaluate random weights.
+4. Configs inherit mmfsp's configs by package name, as OpenMMLab packages
+   do: ``_base_ = ['mmfsp::fsp/fsp_resnet26_resnet8_1xb128_cifar10.py']``
+   (:func:`register_config_package`). mmengine refuses packages missing
+   from ``mmengine.config.utils.MODULE2PACKAGE`` ("mmengine does not support
+   to load mmfsp config"), so ``'mmfsp'`` is added to it; and for an
+   editable install mmengine's ``get_installed_path('mmfsp')`` returns
+   ``site-packages/mmfsp``, which does not exist (the package is the
+   checkout's ``mmfsp/``), so mmengine's config loader gets, for
+   ``'mmfsp'`` only and only when that path does not exist, the directory
+   of the imported mmfsp package (whose ``.mim`` the editable install
+   symlinks to the checkout's ``configs/``; setup.py).
 """
+import os.path as osp
 import re
 from typing import Sequence, Tuple
 
+from mmengine.config import config as _config_module
+from mmengine.config import utils as _config_utils
 from mmengine.runner import checkpoint as _checkpoint_module
 from mmengine.runner import runner as _runner_module
 from torch import nn
@@ -81,10 +95,39 @@ def _guarded(load_to_model):
     return load_checkpoint_to_model
 
 
+def _mmfsp_package_path(get_installed_path):
+
+    def get_mmfsp_aware_installed_path(package: str) -> str:
+        if package != 'mmfsp':
+            return get_installed_path(package)
+        try:
+            path = get_installed_path(package)
+        except Exception:  # an editable install mmengine cannot place
+            path = None
+        if path is None or not osp.isdir(path):
+            import mmfsp
+            path = osp.dirname(osp.abspath(mmfsp.__file__))
+        return path
+
+    setattr(get_mmfsp_aware_installed_path, _INSTALLED, True)
+    get_mmfsp_aware_installed_path.__wrapped__ = get_installed_path
+    return get_mmfsp_aware_installed_path
+
+
+def register_config_package() -> None:
+    """Fix 4 of the module docstring: ``mmfsp::`` config paths. Idempotent;
+    other packages are looked up as before."""
+    _config_utils.MODULE2PACKAGE.setdefault('mmfsp', 'mmfsp')
+    original = _config_module.get_installed_path
+    if not getattr(original, _INSTALLED, False):
+        _config_module.get_installed_path = _mmfsp_package_path(original)
+
+
 def install() -> None:
-    """Apply the three fixes of the module docstring. Idempotent."""
+    """Apply the four fixes of the module docstring. Idempotent."""
     install_safe_checkpoint_loaders()
     install_atomic_saves()
+    register_config_package()
     original = _checkpoint_module._load_checkpoint_to_model
     if not getattr(original, _INSTALLED, False):
         guarded = _guarded(original)

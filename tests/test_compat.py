@@ -69,3 +69,23 @@ def test_plain_and_distill_models_load_as_before():
     mixed = _distill_state(net)
     mixed['conv1.weight'] = net.conv1.weight
     check_not_distill_checkpoint(net, dict(state_dict=mixed))
+
+
+def test_mmfsp_config_package_fix_is_idempotent_and_narrow():
+    """Fix 4: ``mmfsp::`` is a known config package, and mmengine's config
+    loader finds the imported mmfsp package even where an editable install
+    leaves no site-packages/mmfsp; other packages are looked up as before."""
+    from mmengine.config import config as config_module
+    from mmengine.config.utils import MODULE2PACKAGE
+    from mmengine.utils import get_installed_path
+
+    import mmfsp
+    compat.install()
+    first = config_module.get_installed_path
+    compat.install()
+    assert config_module.get_installed_path is first
+    assert first.__wrapped__ is get_installed_path
+    assert MODULE2PACKAGE['mmfsp'] == 'mmfsp'
+    import os.path as osp
+    assert osp.samefile(first('mmfsp'), osp.dirname(mmfsp.__file__))
+    assert first('mmpretrain') == get_installed_path('mmpretrain')

@@ -31,25 +31,27 @@ import time
 from typing import Dict, List, Optional
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TEACHER_CFG = 'configs/resnet/resnet26_fashion_mnist.py'
+TEACHER_CFG = 'configs/resnet/resnet26_1xb128_fashion-mnist.py'
 TEACHER_ITERS = 1050
 TRAIN_IMAGES = 50000  # the first 50k; the last 10k are the validation split
 MEAN, STD = 72.94, 90.02  # the configs' data_preprocessor
 
 TEACHERS = {'r26': {}, 'r14': {'model.backbone.depth': 14}}
+_FSP = 'configs/fsp/fsp-paper_{}_1xb128_fashion-mnist.py'
+_KD = 'configs/kd/kd_{}_1xb128_fashion-mnist.py'
 SETTINGS = {
     'r26_r8': dict(teacher='r26', stage1=350, stage2=420,
-                   fsp='configs/fsp/resnet26_resnet8_fashion_mnist.py',
-                   alone='configs/resnet/resnet8_fashion_mnist.py',
-                   kd='configs/kd/resnet26_resnet8_fashion_mnist.py'),
+                   fsp=_FSP.format('resnet26_resnet8'),
+                   alone='configs/resnet/resnet8_1xb128_fashion-mnist.py',
+                   kd=_KD.format('resnet26_resnet8')),
     'r26_r26': dict(teacher='r26', stage1=350, stage2=350,
-                    fsp='configs/fsp/resnet26_fashion_mnist.py',
-                    alone='configs/resnet/resnet26_fashion_mnist_1k.py',
-                    kd='configs/kd/resnet26_fashion_mnist.py'),
+                    fsp=_FSP.format('resnet26_resnet26'),
+                    alone='configs/resnet/resnet26_1xb128_fashion-mnist_1k.py',
+                    kd=_KD.format('resnet26_resnet26')),
     'r14_r8': dict(teacher='r14', stage1=350, stage2=420,
-                   fsp='configs/fsp/resnet26_resnet8_fashion_mnist.py',
-                   alone='configs/resnet/resnet8_fashion_mnist.py',
-                   kd='configs/kd/resnet26_resnet8_fashion_mnist.py'),
+                   fsp=_FSP.format('resnet26_resnet8'),
+                   alone='configs/resnet/resnet8_1xb128_fashion-mnist.py',
+                   kd=_KD.format('resnet26_resnet8')),
 }
 SCALES = {'x1': 1, 'x3': 3}
 # What each FSP arm changes in the shipped FSP config (cfg keys as in

@@ -151,7 +151,7 @@ def merge_args(cfg, args):
     return cfg
 
 
-def check(cfg) -> None:
+def check(cfg, resume=None) -> None:
     """mmfsp: ``--check``: the checks of a training run, then the model
     built as the Runner would build it (unknown layer names, paired layers
     of other shapes, a teacher checkpoint that does not fit)."""
@@ -161,7 +161,7 @@ def check(cfg) -> None:
     from mmfsp.utils import check_config, check_dataset_files, rescope_config
     check_dataset_files(cfg, ('train_dataloader', 'val_dataloader'))
     check_config(cfg)
-    check_resume(cfg, args.resume)
+    check_resume(cfg, resume)
     if cfg.get('default_scope') == 'mmfsp':
         rescope_config(cfg._cfg_dict)
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
@@ -211,7 +211,7 @@ def main():
     # Runner prints its environment and builds anything
     if args.check:
         try:
-            check(cfg)
+            check(cfg, args.resume)
         except Exception as error:  # the message says what to change
             sys.exit(f'{args.config}: {type(error).__name__}: {error}')
         print(f'{args.config}: no error found')

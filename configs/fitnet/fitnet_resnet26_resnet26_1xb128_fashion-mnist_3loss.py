@@ -1,9 +1,11 @@
 # FitNet "3 loss" on Fashion-MNIST, the CPU version of
-# resnet26_cifar10_3loss.py: ResNet-26 teacher and student with 1 input
-# channel; stage 1 (hints) 1650 iterations, lr 1e-4 -> 1e-5 at 1200; stage 2
-# (cross-entropy + KD, tau 3, weight 4 -> 1) 1000 iterations, lr 0.1 -> 0.01
-# at +500 -> 0.001 at +750 (the FSP Fashion-MNIST stage 2).
-# The teacher: python tools/train.py configs/resnet/resnet26_fashion_mnist.py
+# fitnet_resnet26_resnet26_1xb128_cifar10_3loss.py: ResNet-26 teacher and
+# student with 1 input channel; stage 1 (hints) 1650 iterations, lr 1e-4 ->
+# 1e-5 at 1200; stage 2 (cross-entropy + KD, tau 3, weight 4 -> 1) 1000
+# iterations, lr 0.1 -> 0.01 at +500 -> 0.001 at +750 (the FSP Fashion-MNIST
+# stage 2).
+# The teacher:
+#   python tools/train.py configs/resnet/resnet26_1xb128_fashion-mnist.py
 _base_ = [
     '../_base_/distill/fitnet3_cifar_resnet.py',
     '../_base_/datasets/fashion_mnist_bs128.py',
@@ -13,7 +15,7 @@ _base_ = [
 model = dict(
     architecture=dict(backbone=dict(in_channels=1)),
     teacher=dict(backbone=dict(in_channels=1)),
-    teacher_ckpt='work_dirs/resnet26_fashion_mnist/iter_3000.pth',
+    teacher_ckpt='work_dirs/resnet26_1xb128_fashion-mnist/iter_3000.pth',
     dummy_input_shape=(1, 28, 28))
 default_hooks = dict(
     logger=dict(interval=50), checkpoint=dict(interval=500))

@@ -2,7 +2,8 @@
 # (16/32/64 channels like the teacher) regresses the middle layer of a trained
 # ResNet-26 teacher for 35k iterations, then cross-entropy + KD (tau 3,
 # weight 4 -> 1) for 64k iterations (lr 0.1 -> 0.01 at +32k -> 0.001 at +48k).
-#   python tools/train.py configs/fitnet/resnet26_resnet8_cifar10_1loss.py
+#   python tools/train.py \
+#     configs/fitnet/fitnet_resnet26_resnet8_1xb128_cifar10_1loss.py
 _base_ = [
     '../_base_/distill/fitnet_cifar_resnet.py',
     '../_base_/datasets/cifar10_bs128.py',
@@ -11,4 +12,4 @@ _base_ = [
 ]
 model = dict(
     architecture=dict(backbone=dict(depth=8)),
-    teacher_ckpt='work_dirs/resnet26_cifar10/iter_64000.pth')
+    teacher_ckpt='work_dirs/resnet26_1xb128_cifar10/iter_64000.pth')

@@ -1,7 +1,8 @@
 # FitNet "3 loss" baseline, CIFAR-10 network minimisation: ResNet-26 teacher,
 # ResNet-8 student, three hint losses (stage outputs) for 35k iterations, then
 # cross-entropy + KD (tau 3, weight 4 -> 1) for 64k iterations.
-#   python tools/train.py configs/fitnet/resnet26_resnet8_cifar10_3loss.py
+#   python tools/train.py \
+#     configs/fitnet/fitnet_resnet26_resnet8_1xb128_cifar10_3loss.py
 _base_ = [
     '../_base_/distill/fitnet3_cifar_resnet.py',
     '../_base_/datasets/cifar10_bs128.py',
@@ -10,4 +11,4 @@ _base_ = [
 ]
 model = dict(
     architecture=dict(backbone=dict(depth=8)),
-    teacher_ckpt='work_dirs/resnet26_cifar10/iter_64000.pth')
+    teacher_ckpt='work_dirs/resnet26_1xb128_cifar10/iter_64000.pth')

@@ -1,4 +1,4 @@
-# Shuffled FSP student 2 of 3 (see resnet26_cifar10_shuffled_seed1.py).
-_base_ = ['./resnet26_cifar10_shuffled_seed1.py']
+# Shuffled FSP student 2 of 3 (see
+# fsp_resnet26_resnet26_1xb128_cifar10_shuffled-seed1.py).
+_base_ = ['./fsp_resnet26_resnet26_1xb128_cifar10_shuffled-seed1.py']
 model = dict(distiller=dict(shuffle_seed=2))
-work_dir = './work_dirs/resnet26_cifar10_shuffled_seed2'

@@ -1,11 +1,13 @@
-# resnet26_fashion_mnist.py with the teacher's FSP matrices cached per
-# training image in stage 1 (CachedTeacherFSPDistill; 11 KiB per image, 644
-# MiB for the 60k, float32 on the CPU). A cache needs a deterministic training
-# pipeline, so this run trains without augmentation in both stages (the
-# Fashion-MNIST base crops and flips at random; TeacherFSPCacheHook refuses
-# that with an error naming RandomCrop and RandomFlip).
-#   python tools/train.py configs/fsp/resnet26_fashion_mnist_cached.py
-_base_ = ['./resnet26_fashion_mnist.py']
+# fsp_resnet26_resnet26_1xb128_fashion-mnist.py with the teacher's FSP
+# matrices cached per training image in stage 1 (CachedTeacherFSPDistill; 11
+# KiB per image, 644 MiB for the 60k, float32 on the CPU). A cache needs a
+# deterministic training pipeline, so this run trains without augmentation in
+# both stages (the Fashion-MNIST base crops and flips at random;
+# TeacherFSPCacheHook refuses that with an error naming RandomCrop and
+# RandomFlip).
+#   python tools/train.py \
+#     configs/fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist_cached.py
+_base_ = ['./fsp_resnet26_resnet26_1xb128_fashion-mnist.py']
 model = dict(
     type='CachedTeacherFSPDistill',
     distiller=dict(type='FSPDistiller'),
@@ -15,4 +17,3 @@ custom_hooks = [
     dict(type='DistillStageSwitchHook', switch_iter=1000, stage_lr=0.1),
     dict(type='TeacherFSPCacheHook'),
 ]
-work_dir = './work_dirs/resnet26_fashion_mnist_cached'

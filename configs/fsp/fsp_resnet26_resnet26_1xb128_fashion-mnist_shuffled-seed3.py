@@ -1,4 +1,4 @@
-# Shuffled FSP student 3 of 3 (see resnet26_fashion_mnist_shuffled_seed1.py).
-_base_ = ['./resnet26_fashion_mnist_shuffled_seed1.py']
+# Shuffled FSP student 3 of 3 (see
+# fsp_resnet26_resnet26_1xb128_fashion-mnist_shuffled-seed1.py).
+_base_ = ['./fsp_resnet26_resnet26_1xb128_fashion-mnist_shuffled-seed1.py']
 model = dict(distiller=dict(shuffle_seed=3))
-work_dir = './work_dirs/resnet26_fashion_mnist_shuffled_seed3'

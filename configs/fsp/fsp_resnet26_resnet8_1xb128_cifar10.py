@@ -3,9 +3,9 @@
 # FSP pairs match) learns from a trained ResNet-26 teacher. Stage 1 as the
 # fast-optimisation experiment (21k); stage 2 as long as the teacher (64k:
 # lr 0.1 -> 0.01 at +32k -> 0.001 at +48k).
-# The teacher: python tools/train.py configs/resnet/resnet26_cifar10.py
-# Baseline (ResNet-8 alone): configs/resnet/resnet8_cifar10.py
-_base_ = ['./resnet26_cifar10.py']
+# The teacher: python tools/train.py configs/resnet/resnet26_1xb128_cifar10.py
+# Baseline (ResNet-8 alone): configs/resnet/resnet8_1xb128_cifar10.py
+_base_ = ['./fsp_resnet26_resnet26_1xb128_cifar10.py']
 model = dict(architecture=dict(backbone=dict(depth=8)))
 param_scheduler = [
     dict(
@@ -24,5 +24,3 @@ param_scheduler = [
         gamma=0.1),
 ]
 train_cfg = dict(max_iters=85000, val_interval=4000)
-# Its own work dir (configs inheriting this one set theirs).
-work_dir = './work_dirs/resnet26_resnet8_cifar10'

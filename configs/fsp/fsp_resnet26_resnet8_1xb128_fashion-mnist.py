@@ -1,8 +1,9 @@
 # FSP network minimisation on Fashion-MNIST, the CPU version of
-# resnet26_resnet8_cifar10.py: ResNet-8 student, ResNet-26 teacher; stage 1
-# 1k iterations, stage 2 as long as the teacher (3k: lr 0.1 -> 0.01 at +1.5k
-# -> 0.001 at +2.25k). Baseline: configs/resnet/resnet8_fashion_mnist.py
-_base_ = ['./resnet26_fashion_mnist.py']
+# fsp_resnet26_resnet8_1xb128_cifar10.py: ResNet-8 student, ResNet-26
+# teacher; stage 1 1k iterations, stage 2 as long as the teacher (3k: lr 0.1
+# -> 0.01 at +1.5k -> 0.001 at +2.25k).
+# Baseline: configs/resnet/resnet8_1xb128_fashion-mnist.py
+_base_ = ['./fsp_resnet26_resnet26_1xb128_fashion-mnist.py']
 model = dict(architecture=dict(backbone=dict(depth=8)))
 param_scheduler = [
     dict(
@@ -21,5 +22,3 @@ param_scheduler = [
         gamma=0.1),
 ]
 train_cfg = dict(max_iters=4000, val_interval=1000)
-# Its own work dir (configs inheriting this one set theirs).
-work_dir = './work_dirs/resnet26_resnet8_fashion_mnist'

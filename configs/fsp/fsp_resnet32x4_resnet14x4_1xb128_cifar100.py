@@ -1,11 +1,12 @@
 # FSP network minimisation on CIFAR-100 (Yim et al., CVPR 2017;
 # docs/baselines.md), no augmentation: a ResNet-14x4 student (64/128/256
-# channels, as the teacher) learns from a
-# trained ResNet-32x4. Stage 1 as resnet32x4_cifar100.py (32k); stage 2 64k
-# (lr 0.1 -> 0.01 at +32k -> 0.001 at +48k), as the baseline
-# configs/resnet/resnet14x4_cifar100.py (paper: 58.65% alone).
-# The teacher: python tools/train.py configs/resnet/resnet32x4_cifar100.py
-_base_ = ['./resnet32x4_cifar100.py']
+# channels, as the teacher) learns from a trained ResNet-32x4. Stage 1 as
+# fsp_resnet32x4_resnet32x4_1xb128_cifar100.py (32k); stage 2 64k (lr 0.1 ->
+# 0.01 at +32k -> 0.001 at +48k), as the baseline
+# configs/resnet/resnet14x4_1xb128_cifar100.py (paper: 58.65% alone).
+# The teacher:
+#   python tools/train.py configs/resnet/resnet32x4_1xb128_cifar100.py
+_base_ = ['./fsp_resnet32x4_resnet32x4_1xb128_cifar100.py']
 model = dict(architecture=dict(backbone=dict(depth=14)))
 param_scheduler = [
     dict(
@@ -24,5 +25,3 @@ param_scheduler = [
         gamma=0.1),
 ]
 train_cfg = dict(max_iters=96000, val_interval=4000)
-# Its own work dir (configs inheriting this one set theirs).
-work_dir = './work_dirs/resnet32x4_resnet14x4_cifar100'

@@ -3,7 +3,8 @@
 # student, no augmentation. Stage 1:
 # lr 0.001 -> 1e-4 at 16k -> 1e-5 at 24k until 32k; stage 2 as CIFAR-10 (lr
 # 0.1 -> 0.01 at +11k -> 0.001 at +16k, 21k): 53k iterations in all.
-# The teacher: python tools/train.py configs/resnet/resnet32x4_cifar100.py
+# The teacher:
+#   python tools/train.py configs/resnet/resnet32x4_1xb128_cifar100.py
 _base_ = [
     '../_base_/distill/fsp_cifar_resnet.py',
     '../_base_/datasets/cifar100_bs128_noaug.py',
@@ -16,7 +17,7 @@ _resnet32x4 = dict(
 model = dict(
     architecture=_resnet32x4,
     teacher=_resnet32x4,
-    teacher_ckpt='work_dirs/resnet32x4_cifar100/iter_64000.pth')
+    teacher_ckpt='work_dirs/resnet32x4_1xb128_cifar100/iter_64000.pth')
 del _resnet32x4
 param_scheduler = [
     dict(
@@ -38,5 +39,3 @@ custom_hooks = [
     dict(type='DistillStageSwitchHook', switch_iter=32000, stage_lr=0.1)
 ]
 train_cfg = dict(max_iters=53000, val_interval=4000)
-# Its own work dir (configs inheriting this one set theirs).
-work_dir = './work_dirs/fsp_resnet32x4_cifar100'

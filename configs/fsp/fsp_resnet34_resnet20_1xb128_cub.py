@@ -3,15 +3,15 @@
 # a ResNet-34 teacher pre-trained on ImageNet and fine-tuned on CUB.
 #   stage 1 (FSP loss):      lr 0.1 -> 0.01 at 11k -> 0.001 at 16k, until 21k
 #   stage 2 (cross-entropy): lr 0.1 -> 0.01 at +10k -> 0.001 at +20k, +30k
-# The teacher: python tools/train.py configs/resnet/resnet34_cub.py
-# Baseline (ResNet-20 alone): configs/resnet/resnet20_cub.py
+# The teacher: python tools/train.py configs/resnet/resnet34_1xb128_cub.py
+# Baseline (ResNet-20 alone): configs/resnet/resnet20_1xb128_cub.py
 _base_ = [
     '../_base_/distill/fsp_imagenet_resnet.py',
     '../_base_/datasets/cub_bs128.py',
     '../_base_/schedules/fsp_cifar_sgd_21k_21k.py',
     '../_base_/default_runtime.py',
 ]
-model = dict(teacher_ckpt='work_dirs/resnet34_cub/iter_30000.pth')
+model = dict(teacher_ckpt='work_dirs/resnet34_1xb128_cub/iter_30000.pth')
 optim_wrapper = dict(optimizer=dict(lr=0.1))
 param_scheduler = [
     dict(
@@ -33,5 +33,3 @@ custom_hooks = [
     dict(type='DistillStageSwitchHook', switch_iter=21000, stage_lr=0.1)
 ]
 train_cfg = dict(max_iters=51000, val_interval=5000)
-# Its own work dir (configs inheriting this one set theirs).
-work_dir = './work_dirs/resnet34_resnet20_cub'

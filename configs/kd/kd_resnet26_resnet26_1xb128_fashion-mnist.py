@@ -1,7 +1,9 @@
-# Hinton KD on Fashion-MNIST, the CPU version of resnet26_cifar10.py:
-# ResNet-26 teacher and student with 1 input channel, 1k iterations (lr 0.1
-# -> 0.01 at 500 -> 0.001 at 750), cross-entropy + KD (tau 3, weight 4 -> 1).
-# The teacher: python tools/train.py configs/resnet/resnet26_fashion_mnist.py
+# Hinton KD on Fashion-MNIST, the CPU version of
+# kd_resnet26_resnet26_1xb128_cifar10.py: ResNet-26 teacher and student with 1
+# input channel, 1k iterations (lr 0.1 -> 0.01 at 500 -> 0.001 at 750),
+# cross-entropy + KD (tau 3, weight 4 -> 1).
+# The teacher:
+#   python tools/train.py configs/resnet/resnet26_1xb128_fashion-mnist.py
 _base_ = [
     '../_base_/distill/kd_cifar_resnet.py',
     '../_base_/datasets/fashion_mnist_bs128.py',
@@ -11,9 +13,7 @@ _base_ = [
 model = dict(
     architecture=dict(backbone=dict(in_channels=1)),
     teacher=dict(backbone=dict(in_channels=1)),
-    teacher_ckpt='work_dirs/resnet26_fashion_mnist/iter_3000.pth',
+    teacher_ckpt='work_dirs/resnet26_1xb128_fashion-mnist/iter_3000.pth',
     dummy_input_shape=(1, 28, 28))
 default_hooks = dict(
     logger=dict(interval=50), checkpoint=dict(interval=500))
-# Its own work dir: configs in resnet/ and fsp/ have the same file name.
-work_dir = './work_dirs/kd_resnet26_fashion_mnist'

@@ -3,5 +3,5 @@
 # with 0.4 * CE + 0.6 * KL(p_T || p_S) from the previous one. Set
 # generations.tsd_in='all' to give every generation the TSD term
 # (0.4 * (0.6 * CE + 0.4 * TSD) + 0.6 * KL).
-_base_ = ['./resnet56_cifar100_eta10_lam00.py']
+_base_ = ['./tolerant-eta10-lam00_resnet56_1xb128_cifar100.py']
 generations = dict(eta=0.6, lam=0.6)

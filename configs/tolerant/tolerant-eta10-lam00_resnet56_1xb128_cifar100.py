@@ -3,7 +3,7 @@
 # randomness.seed is set); the summary's ensemble rows are ensembles of
 # independently trained networks.
 #   python tools/train_generations.py \
-#     configs/tolerant/resnet56_cifar100_eta10_lam00.py
+#     configs/tolerant/tolerant-eta10-lam00_resnet56_1xb128_cifar100.py
 # He et al.'s CIFAR schedule per generation: SGD 0.1 -> 0.01 (32k) -> 0.001
 # (48k), 64k iterations, batch 128, weight decay 1e-4, momentum 0.9.
 _base_ = [

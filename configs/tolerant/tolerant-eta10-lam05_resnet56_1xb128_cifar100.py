@@ -1,4 +1,4 @@
 # D(1.0, 0.5) on CIFAR-100: strict-teacher generations, student loss
 # 0.5 * CE + 0.5 * KL(p_T || p_S), teacher = the previous generation.
-_base_ = ['./resnet56_cifar100_eta10_lam00.py']
+_base_ = ['./tolerant-eta10-lam00_resnet56_1xb128_cifar100.py']
 generations = dict(eta=1.0, lam=0.5)

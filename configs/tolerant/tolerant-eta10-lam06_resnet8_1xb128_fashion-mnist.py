@@ -2,9 +2,9 @@
 # 10 classes), a short schedule per generation (1k iterations at batch 128,
 # about 2 epochs; lr 0.1 -> 0.01 (500) -> 0.001 (750)), 3 generations.
 #   python tools/train_generations.py \
-#     configs/tolerant/resnet8_fashion_mnist_eta10_lam06.py
+#     configs/tolerant/tolerant-eta10-lam06_resnet8_1xb128_fashion-mnist.py
 _base_ = [
-    '../resnet/resnet8_fashion_mnist.py',
+    '../resnet/resnet8_1xb128_fashion-mnist.py',
     '../_base_/generations/default.py',
 ]
 param_scheduler = dict(milestones=[500, 750])

@@ -28,14 +28,18 @@ def hooks(cfg):
 
 
 @pytest.mark.parametrize('name,switch,max_iters,lr_milestones', [
-    ('fitnet/resnet26_cifar10_1loss.py', 35000, 56000, [11000, 16000]),
-    ('fitnet/resnet26_cifar10_3loss.py', 35000, 56000, [11000, 16000]),
-    ('fitnet/resnet26_resnet8_cifar10_1loss.py', 35000, 99000,
+    ('fitnet/fitnet_resnet26_resnet26_1xb128_cifar10_1loss.py', 35000, 56000,
+     [11000, 16000]),
+    ('fitnet/fitnet_resnet26_resnet26_1xb128_cifar10_3loss.py', 35000, 56000,
+     [11000, 16000]),
+    ('fitnet/fitnet_resnet26_resnet8_1xb128_cifar10_1loss.py', 35000, 99000,
      [32000, 48000]),
-    ('fitnet/resnet26_resnet8_cifar10_3loss.py', 35000, 99000,
+    ('fitnet/fitnet_resnet26_resnet8_1xb128_cifar10_3loss.py', 35000, 99000,
      [32000, 48000]),
-    ('fitnet/resnet26_fashion_mnist_1loss.py', 1650, 2650, [500, 750]),
-    ('fitnet/resnet26_resnet8_fashion_mnist_3loss.py', 1650, 4650,
+    ('fitnet/fitnet_resnet26_resnet26_1xb128_fashion-mnist_1loss.py', 1650,
+     2650, [500, 750]),
+    ('fitnet/fitnet_resnet26_resnet8_1xb128_fashion-mnist_3loss.py', 1650,
+     4650,
      [1500, 2250]),
 ])
 def test_fitnet_schedules(name, switch, max_iters, lr_milestones):
@@ -62,10 +66,10 @@ def test_fitnet_schedules(name, switch, max_iters, lr_milestones):
 
 
 @pytest.mark.parametrize('name,max_iters', [
-    ('kd/resnet26_cifar10.py', 21000),
-    ('kd/resnet26_resnet8_cifar10.py', 64000),
-    ('kd/resnet26_fashion_mnist.py', 1000),
-    ('kd/resnet26_resnet8_fashion_mnist.py', 3000),
+    ('kd/kd_resnet26_resnet26_1xb128_cifar10.py', 21000),
+    ('kd/kd_resnet26_resnet8_1xb128_cifar10.py', 64000),
+    ('kd/kd_resnet26_resnet26_1xb128_fashion-mnist.py', 1000),
+    ('kd/kd_resnet26_resnet8_1xb128_fashion-mnist.py', 3000),
 ])
 def test_kd_schedules(name, max_iters):
     cfg = load(name)
@@ -84,7 +88,7 @@ def _student_grads(model, part):
 
 
 def test_fitnet_stages_train_what_the_paper_says(tmp_path):
-    cfg = load('fitnet/resnet26_resnet8_cifar10_1loss.py')
+    cfg = load('fitnet/fitnet_resnet26_resnet8_1xb128_cifar10_1loss.py')
     cfg.model.teacher.backbone.depth = 8  # keep the test small
     cfg.model.teacher_ckpt = None
     cfg.model.teacher_trainable = True  # random teacher, no checkpoint
@@ -111,23 +115,25 @@ def test_fitnet_stages_train_what_the_paper_says(tmp_path):
 
 
 def test_shuffled_students_differ_only_by_the_seed():
-    plain = load('fsp/resnet26_cifar10.py')
+    plain = load('fsp/fsp_resnet26_resnet26_1xb128_cifar10.py')
     for seed in (1, 2, 3):
-        cfg = load(f'fsp/resnet26_cifar10_shuffled_seed{seed}.py')
+        cfg = load(
+            f'fsp/fsp_resnet26_resnet26_1xb128_cifar10_shuffled-seed{seed}.py')
         assert cfg.model.distiller.type == 'FSPDistiller'
         assert cfg.model.distiller.shuffle_seed == seed
         cfg.model.distiller.type = plain.model.distiller.type
         cfg.model.distiller.pop('shuffle_seed')
         assert cfg.model == plain.model
         assert cfg.param_scheduler == plain.param_scheduler
-    fm = load('fsp/resnet26_fashion_mnist_shuffled_seed3.py')
+    fm = load(
+        'fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist_shuffled-seed3.py')
     assert fm.model.distiller.shuffle_seed == 3
     assert fm.model.dummy_input_shape == (1, 28, 28)
 
 
 def test_cached_configs_have_a_deterministic_pipeline():
-    for name in ('fsp/resnet26_fashion_mnist_cached.py',
-                 'fsp/resnet32x4_cifar100_cached.py'):
+    for name in ('fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist_cached.py',
+                 'fsp/fsp_resnet32x4_resnet32x4_1xb128_cifar100_cached.py'):
         cfg = load(name)
         assert cfg.model.type == 'CachedTeacherFSPDistill'
         assert 'TeacherFSPCacheHook' in hooks(cfg)
@@ -135,15 +141,16 @@ def test_cached_configs_have_a_deterministic_pipeline():
     with pytest.raises(NondeterministicPipelineError,
                        match='RandomCrop.*RandomFlip'):
         check_deterministic_training(
-            load('fsp/resnet26_fashion_mnist.py').train_dataloader.dataset)
+            load('fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist.py').
+            train_dataloader.dataset)
 
 
 def test_weight_copy_continues_the_teacher_for_21k():
-    cfg = load('resnet/resnet26_cifar10_weight_copy.py')
-    assert cfg.load_from == 'work_dirs/resnet26_cifar10/iter_64000.pth'
+    cfg = load('resnet/resnet26_1xb128_cifar10_weight-copy.py')
+    assert cfg.load_from == 'work_dirs/resnet26_1xb128_cifar10/iter_64000.pth'
     assert cfg.train_cfg.max_iters == 21000
     assert cfg.param_scheduler.milestones == [11000, 16000]
-    assert load('resnet/resnet26_fashion_mnist_weight_copy.py'
+    assert load('resnet/resnet26_1xb128_fashion-mnist_weight-copy.py'
                 ).train_cfg.max_iters == 1000
 
 
@@ -166,9 +173,11 @@ def test_short_fitnet_run_switches_and_anneals_kd(tmp_path):
     _register_tiny_cifar()
     data_root = write_tiny_cifar10(tmp_path / 'cifar10', per_batch=4)
     teacher = MODELS.build(
-        dict(load('kd/resnet26_resnet8_cifar10.py').model.architecture))
+        dict(
+            load('kd/kd_resnet26_resnet8_1xb128_cifar10.py').model.
+            architecture))
     torch.save({'state_dict': teacher.state_dict()}, tmp_path / 't.pth')
-    cfg = load('fitnet/resnet26_resnet8_cifar10_3loss.py')
+    cfg = load('fitnet/fitnet_resnet26_resnet8_1xb128_cifar10_3loss.py')
     cfg.model.teacher.backbone.depth = 8
     cfg.model.teacher_ckpt = str(tmp_path / 't.pth')
     cfg.work_dir = str(tmp_path / 'run')
@@ -200,51 +209,27 @@ def test_short_fitnet_run_switches_and_anneals_kd(tmp_path):
     ]
 
 
-MINE = sorted(
-    [p for d in ('fitnet', 'kd') for p in (ROOT / 'configs' / d).glob('*.py')]
-    + list((ROOT / 'configs' / 'fsp').glob('*_shuffled_seed*.py'))
-    + list((ROOT / 'configs' / 'fsp').glob('*_cached.py'))
-    + list((ROOT / 'configs' / 'fsp').glob('*_rescaled.py'))
-    + list((ROOT / 'configs' / 'resnet').glob('*_weight_copy.py')))
+CONFIGS = sorted((ROOT / 'configs').rglob('*.py'))
 
 
-def _work_dir(path):
-    """tools/train.py's work dir of a config: its ``work_dir`` (set in it or
-    in a config it inherits), else work_dirs/<file name>. Read statically
-    (ast), as parsing every config would take long."""
-
-    def own(p):
-        values = {}
-        for node in ast.parse(p.read_text()).body:
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and \
-                    isinstance(node.targets[0], ast.Name):
-                try:
-                    values[node.targets[0].id] = ast.literal_eval(node.value)
-                except ValueError:
-                    pass
-        if isinstance(values.get('work_dir'), str):
-            return values['work_dir']
-        bases = values.get('_base_', [])
-        for base in [bases] if isinstance(bases, str) else bases:
-            if '::' in base:  # another package's base sets no work_dir
-                continue
-            found = own((p.parent / base).resolve())
-            if found:
-                return found
-        return None
-
-    return str(Path(own(path) or Path('work_dirs') / path.stem))
+def _assigned(path: Path) -> set:
+    """The names a config file assigns (read statically with ast, as
+    parsing every config would take long)."""
+    return {
+        target.id
+        for node in ast.parse(path.read_text()).body
+        if isinstance(node, ast.Assign) for target in node.targets
+        if isinstance(target, ast.Name)
+    }
 
 
 def test_each_run_has_its_own_work_dir():
     """Two configs with one work dir would mix checkpoints and
-    last_checkpoint (a KD run could resume from its teacher's)."""
-    assert len(MINE) == 26
-    others = {
-        _work_dir(p)
-        for p in (ROOT / 'configs').rglob('*.py')
-        if '_base_' not in p.parts and p not in MINE
-    }
-    mine = [_work_dir(p) for p in MINE]
-    assert len(set(mine)) == len(mine)
-    assert not set(mine) & others, sorted(set(mine) & others)
+    last_checkpoint (a KD run could resume from its teacher's). No config
+    sets ``work_dir`` (nor passes one on to a config that inherits it), so
+    tools/train.py writes into work_dirs/<config file name>, and the file
+    names of the shipped configs are unique across the folders."""
+    assert [p for p in CONFIGS if 'work_dir' in _assigned(p)] == []
+    shipped = [p.stem for p in CONFIGS if '_base_' not in p.parts]
+    assert len(shipped) == 61
+    assert len(set(shipped)) == len(shipped)

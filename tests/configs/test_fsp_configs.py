@@ -16,16 +16,20 @@ REPO = Path(__file__).resolve().parents[2]
 
 # fsp config -> (student's plain config, teacher's plain config)
 PAIRS = {
-    'resnet26_cifar10': ('resnet26_cifar10_21k', 'resnet26_cifar10'),
-    'resnet32x4_cifar100': ('resnet32x4_cifar100_21k', 'resnet32x4_cifar100'),
-    'resnet26_resnet8_cifar10': ('resnet8_cifar10', 'resnet26_cifar10'),
-    'resnet32x4_resnet14x4_cifar100': ('resnet14x4_cifar100',
-                                       'resnet32x4_cifar100'),
-    'resnet34_resnet20_cub': ('resnet20_cub', 'resnet34_cub'),
-    'resnet26_fashion_mnist': ('resnet26_fashion_mnist_1k',
-                               'resnet26_fashion_mnist'),
-    'resnet26_resnet8_fashion_mnist': ('resnet8_fashion_mnist',
-                                       'resnet26_fashion_mnist'),
+    'fsp_resnet26_resnet26_1xb128_cifar10':
+    ('resnet26_1xb128_cifar10_21k', 'resnet26_1xb128_cifar10'),
+    'fsp_resnet32x4_resnet32x4_1xb128_cifar100':
+    ('resnet32x4_1xb128_cifar100_21k', 'resnet32x4_1xb128_cifar100'),
+    'fsp_resnet26_resnet8_1xb128_cifar10':
+    ('resnet8_1xb128_cifar10', 'resnet26_1xb128_cifar10'),
+    'fsp_resnet32x4_resnet14x4_1xb128_cifar100':
+    ('resnet14x4_1xb128_cifar100', 'resnet32x4_1xb128_cifar100'),
+    'fsp_resnet34_resnet20_1xb128_cub':
+    ('resnet20_1xb128_cub', 'resnet34_1xb128_cub'),
+    'fsp_resnet26_resnet26_1xb128_fashion-mnist':
+    ('resnet26_1xb128_fashion-mnist_1k', 'resnet26_1xb128_fashion-mnist'),
+    'fsp_resnet26_resnet8_1xb128_fashion-mnist':
+    ('resnet8_1xb128_fashion-mnist', 'resnet26_1xb128_fashion-mnist'),
 }
 
 
@@ -65,8 +69,10 @@ def test_fsp_config_matches_the_plain_configs(name):
 
 
 @pytest.mark.parametrize('name', [
-    'resnet26_cifar10', 'resnet26_resnet8_cifar10', 'resnet26_fashion_mnist',
-    'resnet26_resnet8_fashion_mnist'
+    'fsp_resnet26_resnet26_1xb128_cifar10',
+    'fsp_resnet26_resnet8_1xb128_cifar10',
+    'fsp_resnet26_resnet26_1xb128_fashion-mnist',
+    'fsp_resnet26_resnet8_1xb128_fashion-mnist'
 ])
 def test_rescaled_configs_only_turn_on_the_norm_reset(name):
     plain = _load(REPO / 'configs' / 'fsp' / f'{name}.py').to_dict()
@@ -75,39 +81,42 @@ def test_rescaled_configs_only_turn_on_the_norm_reset(name):
     hook, = rescaled.pop('custom_hooks')
     assert hook == {**plain.pop('custom_hooks')[0],
                     'rescale_weight_norms': True}
-    assert rescaled.pop('work_dir') != plain.pop('work_dir')
     assert rescaled == plain
 
 
 def test_paper_schedules():
-    cfg = _load(REPO / 'configs/fsp/resnet26_cifar10.py')
+    cfg = _load(REPO / 'configs/fsp/fsp_resnet26_resnet26_1xb128_cifar10.py')
     s1, s2 = cfg.param_scheduler
     assert cfg.optim_wrapper.optimizer.lr == 0.001
     assert (s1.milestones, s1.end) == ([11000, 16000], 21000)
     assert cfg.custom_hooks[0].stage_lr == 0.1
     assert (s2.milestones, s2.end - s2.begin) == ([11000, 16000], 21000)
     assert cfg.train_cfg.max_iters == 42000
-    cfg = _load(REPO / 'configs/fsp/resnet32x4_cifar100.py')
+    cfg = _load(REPO / 'configs/fsp/'
+                'fsp_resnet32x4_resnet32x4_1xb128_cifar100.py')
     assert cfg.param_scheduler[0].milestones == [16000, 24000]
     assert cfg.custom_hooks[0].switch_iter == 32000
-    cfg = _load(REPO / 'configs/fsp/resnet34_resnet20_cub.py')
+    cfg = _load(REPO / 'configs/fsp/fsp_resnet34_resnet20_1xb128_cub.py')
     assert len(cfg.model.distiller.fsp_pairs) == 4
     assert cfg.optim_wrapper.optimizer.lr == 0.1
     assert cfg.param_scheduler[1].milestones == [10000, 20000]
     assert cfg.param_scheduler[1].end - cfg.param_scheduler[1].begin == 30000
-    for name in ('resnet26_resnet8_cifar10', 'resnet32x4_resnet14x4_cifar100'):
+    for name in ('fsp_resnet26_resnet8_1xb128_cifar10',
+                 'fsp_resnet32x4_resnet14x4_1xb128_cifar100'):
         s2 = _load(REPO / f'configs/fsp/{name}.py').param_scheduler[1]
         assert s2.end - s2.begin == 64000
 
 
 def test_stage_only_configs():
-    one = _load(REPO / 'configs/fsp/resnet26_cifar10_stage1.py')
+    one = _load(REPO / 'configs/fsp/'
+                'fsp_resnet26_resnet26_1xb128_cifar10_stage1.py')
     assert one.train_cfg.max_iters == one.custom_hooks[0].switch_iter
-    two = _load(REPO / 'configs/fsp/resnet26_cifar10_stage2.py')
+    two = _load(REPO / 'configs/fsp/'
+                'fsp_resnet26_resnet26_1xb128_cifar10_stage2.py')
     assert two.model.type == 'ImageClassifier'
     assert two.model.init_cfg.prefix == 'architecture.'
     assert two.model.init_cfg.checkpoint == \
-        'work_dirs/resnet26_cifar10_stage1/iter_21000.pth'
+        'work_dirs/fsp_resnet26_resnet26_1xb128_cifar10_stage1/iter_21000.pth'
 
 
 def _scalars(work_dir: Path) -> list:
@@ -117,7 +126,8 @@ def _scalars(work_dir: Path) -> list:
 
 def test_real_stage1_on_fashion_mnist_lowers_fsp_loss(
         tmp_path, monkeypatch, fashion_mnist_root, capsys):
-    cfg = _load(REPO / 'configs/fsp/resnet26_fashion_mnist_stage1.py')
+    cfg = _load(REPO / 'configs/fsp/'
+                'fsp_resnet26_resnet26_1xb128_fashion-mnist_stage1.py')
     teacher_cfg = cfg.model.teacher
     teacher_cfg.backbone.depth = 8
     torch.manual_seed(0)
@@ -127,7 +137,8 @@ def test_real_stage1_on_fashion_mnist_lowers_fsp_loss(
 
     work_dir = tmp_path / 'stage1'
     run_tool('train.py', [
-        'configs/fsp/resnet26_fashion_mnist_stage1.py', '--work-dir',
+        'configs/fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist_stage1.py',
+        '--work-dir',
         work_dir, '--no-validate', '--cfg-options', *FAST_TRAIN_OPTIONS,
         'model.architecture.backbone.depth=8',
         'model.teacher.backbone.depth=8', f'model.teacher_ckpt={teacher_ckpt}',
@@ -153,11 +164,14 @@ def test_real_stage1_on_fashion_mnist_lowers_fsp_loss(
              [work_dir / 'iter_30.pth', student], monkeypatch)
     state = torch.load(student, weights_only=True)['state_dict']
     plain = MODELS.build(
-        dict(_load(REPO / 'configs/resnet/resnet8_fashion_mnist.py').model))
+        dict(
+            _load(REPO /
+                  'configs/resnet/resnet8_1xb128_fashion-mnist.py').model))
     plain.load_state_dict(state, strict=True)
     capsys.readouterr()
     run_tool('test.py', [
-        'configs/resnet/resnet8_fashion_mnist.py', student, '--work-dir',
+        'configs/resnet/resnet8_1xb128_fashion-mnist.py',
+        student, '--work-dir',
         tmp_path / 'test', '--cfg-options', *FAST_TRAIN_OPTIONS,
         'test_dataloader.dataset.indices=100'
     ], monkeypatch)
@@ -186,7 +200,8 @@ def test_whole_algorithm_on_fashion_mnist(tmp_path, monkeypatch,
     stage-2 students from the stage-1 checkpoint, conversion and test."""
     teacher_dir = tmp_path / 'teacher'
     run_tool('train.py', [
-        'configs/resnet/resnet8_fashion_mnist.py', '--work-dir', teacher_dir,
+        'configs/resnet/resnet8_1xb128_fashion-mnist.py',
+        '--work-dir', teacher_dir,
         '--no-validate', '--cfg-options', *FAST_TRAIN_OPTIONS,
         'train_cfg.max_iters=40', 'train_dataloader.batch_size=32',
         'train_dataloader.dataset.indices=1280', 'randomness.seed=0'
@@ -194,8 +209,8 @@ def test_whole_algorithm_on_fashion_mnist(tmp_path, monkeypatch,
     teacher_ckpt = teacher_dir / 'iter_40.pth'
 
     run_dir = tmp_path / 'fsp'
-    args = ['configs/fsp/resnet26_fashion_mnist.py', '--work-dir', run_dir,
-            '--no-validate', '--cfg-options']
+    args = ['configs/fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist.py',
+            '--work-dir', run_dir, '--no-validate', '--cfg-options']
     extra = [f'model.teacher_ckpt={teacher_ckpt}', 'randomness.seed=0']
     run_tool('train.py', args + _options(40, 20, extra), monkeypatch)
     rows = [s for s in _scalars(run_dir) if 'loss' in s]
@@ -221,7 +236,8 @@ def test_whole_algorithm_on_fashion_mnist(tmp_path, monkeypatch,
     for seed in (1, 2):
         work = tmp_path / f'stage2_seed{seed}'
         run_tool('train.py', [
-            'configs/fsp/resnet26_fashion_mnist_stage2.py', '--work-dir',
+            'configs/fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist_stage2.py',
+            '--work-dir',
             work, '--no-validate', '--cfg-options', *FAST_TRAIN_OPTIONS,
             'model.backbone.depth=8', 'train_cfg.max_iters=10',
             'default_hooks.checkpoint.interval=10',
@@ -241,7 +257,8 @@ def test_whole_algorithm_on_fashion_mnist(tmp_path, monkeypatch,
              monkeypatch)
     capsys.readouterr()
     run_tool('test.py', [
-        'configs/resnet/resnet8_fashion_mnist.py', student, '--work-dir',
+        'configs/resnet/resnet8_1xb128_fashion-mnist.py',
+        student, '--work-dir',
         tmp_path / 'test', '--cfg-options', *FAST_TRAIN_OPTIONS,
         'test_dataloader.dataset.indices=200'
     ], monkeypatch)

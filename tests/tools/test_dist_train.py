@@ -39,7 +39,8 @@ ITERS = 3
 
 def _write_cfg(path: Path, batch_size: int) -> Path:
     path.write_text(f"""
-_base_ = [{str(REPO_ROOT / 'configs/resnet/resnet8_fashion_mnist.py')!r}]
+_base_ = [{str(REPO_ROOT / 'configs/resnet' /
+               'resnet8_1xb128_fashion-mnist.py')!r}]
 custom_imports = dict(
     imports=['mmfsp', 'tests.tools.dist_loss_recorder'],
     allow_failed_imports=False)

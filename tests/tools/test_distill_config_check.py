@@ -34,7 +34,8 @@ __all__ = ['restore_determinism', 'tiny_fashion_mnist', 'tiny_teacher',
 # The Runner built by the model-error tests applies the configs'
 # randomness=dict(deterministic=True) to the whole process.
 pytestmark = pytest.mark.usefixtures('restore_determinism')
-FSP = 'configs/fsp/resnet26_fashion_mnist.py'  # switch 1000, max_iters 2000
+# switch 1000, max_iters 2000
+FSP = 'configs/fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist.py'
 
 
 def _check(path: str, **options) -> None:
@@ -45,10 +46,10 @@ def _check(path: str, **options) -> None:
 
 # ------------------------------------------------------ check_config alone
 @pytest.mark.parametrize('path', [
-    FSP, 'configs/fsp/resnet26_fashion_mnist_cached.py',
-    'configs/fitnet/resnet26_resnet8_fashion_mnist_3loss.py',
-    'configs/kd/resnet26_resnet8_fashion_mnist.py',
-    'configs/tolerant/resnet8_fashion_mnist_eta06_lam06.py'
+    FSP, 'configs/fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist_cached.py',
+    'configs/fitnet/fitnet_resnet26_resnet8_1xb128_fashion-mnist_3loss.py',
+    'configs/kd/kd_resnet26_resnet8_1xb128_fashion-mnist.py',
+    'configs/tolerant/tolerant-eta06-lam06_resnet8_1xb128_fashion-mnist.py'
 ])
 def test_shipped_configs_pass(path):
     _check(path)
@@ -95,7 +96,7 @@ def test_without_stage_lr_the_schedulers_own_the_lr():
 
 
 def test_kd_between_heads_with_different_classes():
-    kd = 'configs/kd/resnet26_resnet8_fashion_mnist.py'
+    kd = 'configs/kd/kd_resnet26_resnet8_1xb128_fashion-mnist.py'
     with pytest.raises(ConfigError) as info:
         _check(kd, **{'model.teacher.head.num_classes': 100})
     message = str(info.value)
@@ -163,7 +164,8 @@ def test_config_errors_stop_before_the_runner(
 def test_kd_classes_mismatch_stops_before_the_runner(tmp_path, monkeypatch):
     work_dir = tmp_path / 'work'
     with pytest.raises(ConfigError, match='teacher with 5'):
-        _train(REPO_ROOT / 'configs/kd/resnet26_resnet8_fashion_mnist.py',
+        _train(REPO_ROOT /
+               'configs/kd/kd_resnet26_resnet8_1xb128_fashion-mnist.py',
                work_dir, monkeypatch, 'model.teacher.head.num_classes=5')
     assert not work_dir.exists()
 

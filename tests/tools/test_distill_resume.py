@@ -1,7 +1,7 @@
 """Resuming a distillation run is equivalent to not stopping.
 
-An FSP run (``configs/fsp/resnet26_resnet8_fashion_mnist.py`` with a ResNet-8
-teacher, stage 1 for iterations 1-4, the switch at 4, stage 2 for 5-8,
+An FSP run (``configs/fsp/fsp_resnet26_resnet8_1xb128_fashion-mnist.py`` with a
+ResNet-8 teacher, stage 1 for iterations 1-4, the switch at 4, stage 2 for 5-8,
 checkpoints every 2, the stock random crop / flip, ``randomness=dict(seed=0,
 deterministic=True)``, ``num_workers=0``) through ``tools/train.py``:
 
@@ -98,7 +98,8 @@ def test_fsp_resume_in_stage1_at_switch_and_in_stage2_is_bitwise(
 
 
 # ------------------------------------------------------------ generations
-GEN_CFG = 'configs/tolerant/resnet8_fashion_mnist_eta06_lam06.py'
+GEN_CFG = \
+    'configs/tolerant/tolerant-eta06-lam06_resnet8_1xb128_fashion-mnist.py'
 
 
 def _gen_args(tmp_path, work_dir, data_root, crash_at=None):

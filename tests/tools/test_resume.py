@@ -21,7 +21,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 
 from tests.conftest import FAST_TRAIN_OPTIONS, run_tool
 
-FASHION_CFG = 'configs/resnet/resnet8_fashion_mnist.py'
+FASHION_CFG = 'configs/resnet/resnet8_1xb128_fashion-mnist.py'
 N = 6
 
 

@@ -9,7 +9,7 @@ import torch
 
 from tests.conftest import FAST_TRAIN_OPTIONS, run_tool
 
-FASHION_CFG = 'configs/resnet/resnet8_fashion_mnist.py'
+FASHION_CFG = 'configs/resnet/resnet8_1xb128_fashion-mnist.py'
 
 
 def _scalars(work_dir: Path) -> list[dict]:
@@ -70,7 +70,7 @@ def test_train_resume_and_test_on_fashion_mnist(tmp_path, monkeypatch,
 def test_train_on_tiny_cifar10_layout(tmp_path, monkeypatch, tiny_cifar10):
     work_dir = tmp_path / 'cifar'
     run_tool('train.py', [
-        'configs/resnet/resnet26_cifar10.py', '--work-dir', work_dir,
+        'configs/resnet/resnet26_1xb128_cifar10.py', '--work-dir', work_dir,
         '--cfg-options', *FAST_TRAIN_OPTIONS,
         'train_dataloader.dataset.type=TinyCIFAR10',
         f'train_dataloader.dataset.data_root={tiny_cifar10}',
@@ -97,7 +97,7 @@ def test_amp_flag_sets_amp_optim_wrapper(monkeypatch):
     from mmengine.config import Config
     cfg = ns['merge_args'](Config.fromfile(FASHION_CFG), args)
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
-    assert cfg.work_dir.endswith('resnet8_fashion_mnist')
+    assert cfg.work_dir.endswith('resnet8_1xb128_fashion-mnist')
 
 
 def _tool_ns(tool: str, monkeypatch, argv: list) -> dict:
@@ -185,8 +185,8 @@ def test_shipped_teacher_checkpoint_loads_safely_and_is_trained(
     ckpt = REPO_ROOT / 'checkpoints/resnet26_fashion_mnist_1050it.pth'
     raw = torch.load(ckpt, weights_only=True)
     assert set(raw) == {'meta', 'state_dict'}  # no optimizer, no history
-    cfg = Config.fromfile(str(REPO_ROOT /
-                              'configs/resnet/resnet26_fashion_mnist.py'))
+    cfg = Config.fromfile(
+        str(REPO_ROOT / 'configs/resnet/resnet26_1xb128_fashion-mnist.py'))
     model = MODELS.build(cfg.model)
     load_checkpoint(model, str(ckpt), strict=True)
     model.eval()
@@ -200,3 +200,24 @@ def test_shipped_teacher_checkpoint_loads_safely_and_is_trained(
     with torch.no_grad():
         acc = (model(x, mode='tensor').argmax(1) == y).float().mean()
     assert acc > 0.85, acc
+
+
+def test_resume_with_missing_checkpoint_is_refused(tmp_path, monkeypatch):
+    missing = tmp_path / 'nope' / 'iter_5.pth'
+    with pytest.raises(SystemExit, match='no such checkpoint'):
+        run_tool('train.py', [FASHION_CFG, '--work-dir', tmp_path / 'run',
+                              '--resume', missing, '--cfg-options',
+                              *fashion_options(max_iters=2, ckpt_interval=2)],
+                 monkeypatch)
+    assert not (tmp_path / 'run').exists()  # refused before anything
+
+
+def test_resume_with_empty_work_dir_says_so(tmp_path, monkeypatch, capsys,
+                                            fashion_mnist_root):
+    work_dir = tmp_path / 'empty'
+    run_tool('train.py', [FASHION_CFG, '--work-dir', work_dir, '--resume',
+                          '--no-validate', '--cfg-options',
+                          *fashion_options(max_iters=1, ckpt_interval=1)],
+             monkeypatch)
+    err = capsys.readouterr().err
+    assert 'has no checkpoint' in err and 'from scratch' in err

@@ -23,7 +23,8 @@ from generations import (DONE_FILE, GenerationSettings,  # noqa: E402
                          build_test_config, summary_markdown, summary_rows)
 
 TOLERANT = REPO_ROOT / 'configs' / 'tolerant'
-FASHION_D06 = 'configs/tolerant/resnet8_fashion_mnist_eta06_lam06.py'
+FASHION_D06 = \
+    'configs/tolerant/tolerant-eta06-lam06_resnet8_1xb128_fashion-mnist.py'
 
 
 def _cfg(name: str) -> Config:
@@ -74,14 +75,14 @@ def test_settings_reject_bad_values(bad, match):
 
 def test_config_without_generations_is_refused():
     cfg = Config.fromfile(str(REPO_ROOT / 'configs/resnet/'
-                              'resnet8_fashion_mnist.py'))
+                              'resnet8_1xb128_fashion-mnist.py'))
     with pytest.raises(ValueError, match='generations = dict'):
         build_generation_config(cfg, 0, '/tmp/w')
 
 
 # ------------------------------------------------------ config builder
 def test_tolerant_patriarch_then_kd_students():
-    cfg = _cfg('resnet8_fashion_mnist_eta06_lam06.py')
+    cfg = _cfg('tolerant-eta06-lam06_resnet8_1xb128_fashion-mnist.py')
     before = cfg.to_dict()
     gen0 = build_generation_config(cfg, 0, '/runs/x')
     assert gen0.model.type == 'ImageClassifier'
@@ -111,7 +112,7 @@ def test_tolerant_patriarch_then_kd_students():
 
 
 def test_tsd_in_all_mixes_tsd_into_every_student():
-    cfg = _cfg('resnet8_fashion_mnist_eta06_lam06.py')
+    cfg = _cfg('tolerant-eta06-lam06_resnet8_1xb128_fashion-mnist.py')
     cfg.generations.tsd_in = 'all'
     cfg.generations.reparam = 'unit_ce'
     gen1 = build_generation_config(cfg, 1, '/w', '/w/gen_0/t.pth')
@@ -124,7 +125,7 @@ def test_tsd_in_all_mixes_tsd_into_every_student():
 
 
 def test_strict_and_baseline_generations():
-    strict = _cfg('resnet8_fashion_mnist_eta10_lam06.py')
+    strict = _cfg('tolerant-eta10-lam06_resnet8_1xb128_fashion-mnist.py')
     assert _head_loss(build_generation_config(strict, 0, '/w')) == dict(
         type='CrossEntropyLoss', loss_weight=1.0)
     gen1 = build_generation_config(strict, 1, '/w', '/w/t.pth')
@@ -134,15 +135,17 @@ def test_strict_and_baseline_generations():
         build_generation_config(strict, 1, '/w')
 
     # D(1.0, 0.0): every generation is a plain classifier, no teacher.
-    baseline = _cfg('resnet8_fashion_mnist_eta10_lam00.py')
+    baseline = _cfg('tolerant-eta10-lam00_resnet8_1xb128_fashion-mnist.py')
     gen2 = build_generation_config(baseline, 2, '/w')
     assert gen2.model.type == 'ImageClassifier'
     assert _head_loss(gen2) == dict(type='CrossEntropyLoss', loss_weight=1.0)
 
 
 @pytest.mark.parametrize('name, loss_type', [
-    ('resnet56_cifar100_labelsmooth_lam06.py', 'LabelSmoothLoss'),
-    ('resnet56_cifar100_confpenalty_lam06.py', 'ConfidencePenaltyLoss'),
+    ('tolerant-labelsmooth-lam06_resnet56_1xb128_cifar100.py',
+     'LabelSmoothLoss'),
+    ('tolerant-confpenalty-lam06_resnet56_1xb128_cifar100.py',
+     'ConfidencePenaltyLoss'),
 ])
 def test_alternative_teacher_losses(name, loss_type):
     cfg = _cfg(name)
@@ -176,7 +179,7 @@ def test_every_tolerant_config_builds_its_generations(path):
 def test_generation_student_builds_and_computes_kd(tmp_path):
     """The built generation-1 model loads its teacher and logs both loss
     terms (a real forward pass through SingleTeacherDistill)."""
-    cfg = _cfg('resnet8_fashion_mnist_eta06_lam06.py')
+    cfg = _cfg('tolerant-eta06-lam06_resnet8_1xb128_fashion-mnist.py')
     teacher = MODELS.build(cfg.model)
     ckpt = tmp_path / 'g0.pth'
     torch.save({'state_dict': teacher.state_dict()}, ckpt)
@@ -198,7 +201,7 @@ def test_generation_student_builds_and_computes_kd(tmp_path):
 
 
 def test_test_config_is_an_ensemble_without_training_parts():
-    cfg = _cfg('resnet8_fashion_mnist_eta06_lam06.py')
+    cfg = _cfg('tolerant-eta06-lam06_resnet8_1xb128_fashion-mnist.py')
     tcfg = build_test_config(cfg, ['a.pth', 'b.pth'], '/w/eval')
     assert tcfg.model.type == 'EnsembleClassifier'
     assert tcfg.model.checkpoints == ['a.pth', 'b.pth']

@@ -32,13 +32,14 @@ def no_download(monkeypatch):
 
 
 @pytest.mark.parametrize('config, expected', [
-    ('resnet8_fashion_mnist',
+    ('resnet8_1xb128_fashion-mnist',
      ['make data', 'tools/prepare_fashion_mnist.py', 'train-images-idx3-ubyte',
       'download=True']),
-    ('resnet8_cifar10',
+    ('resnet8_1xb128_cifar10',
      ['cifar-10-batches-py', 'data_batch_1', 'cifar-10-python.tar.gz']),
-    ('resnet32x4_cifar100', ['cifar-100-python', 'cifar-100-python.tar.gz']),
-    ('resnet34_cub',
+    ('resnet32x4_1xb128_cifar100',
+     ['cifar-100-python', 'cifar-100-python.tar.gz']),
+    ('resnet34_1xb128_cub',
      ['images.txt', 'train_test_split.txt', 'CUB_200_2011.tgz']),
 ])
 def test_missing_dataset_says_where_to_put_it(tmp_path, config, expected):
@@ -53,21 +54,22 @@ def test_missing_dataset_says_where_to_put_it(tmp_path, config, expected):
 
 
 def test_present_datasets_pass(tiny_cifar10, fashion_mnist_root):
-    cfg = _cfg('resnet8_cifar10', tiny_cifar10)
+    cfg = _cfg('resnet8_1xb128_cifar10', tiny_cifar10)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].dataset.type = 'TinyCIFAR10'  # a subclass: same layout
     check_dataset_files(cfg)
-    check_dataset_files(_cfg('resnet8_fashion_mnist', fashion_mnist_root))
+    check_dataset_files(
+        _cfg('resnet8_1xb128_fashion-mnist', fashion_mnist_root))
 
 
 def test_skips_download_remote_and_unused_loaders(tmp_path):
-    cfg = _cfg('resnet8_cifar10', tmp_path / 'nowhere')
+    cfg = _cfg('resnet8_1xb128_cifar10', tmp_path / 'nowhere')
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].dataset.download = True
     check_dataset_files(cfg)  # the user asked mmpretrain to download it
-    cfg = _cfg('resnet8_cifar10', 's3://bucket/cifar10')
+    cfg = _cfg('resnet8_1xb128_cifar10', 's3://bucket/cifar10')
     check_dataset_files(cfg)
-    cfg = _cfg('resnet8_cifar10', tmp_path / 'nowhere')
+    cfg = _cfg('resnet8_1xb128_cifar10', tmp_path / 'nowhere')
     cfg.val_dataloader = None
     with pytest.raises(FileNotFoundError, match='train_dataloader') as info:
         check_dataset_files(cfg, ('train_dataloader', 'val_dataloader'))
@@ -75,7 +77,7 @@ def test_skips_download_remote_and_unused_loaders(tmp_path):
 
 
 def test_dataset_wrappers_are_looked_into(tmp_path):
-    cfg = _cfg('resnet8_cifar10', tmp_path / 'nowhere')
+    cfg = _cfg('resnet8_1xb128_cifar10', tmp_path / 'nowhere')
     cfg.train_dataloader.dataset = dict(
         type='RepeatDataset', times=2, dataset=cfg.train_dataloader.dataset)
     with pytest.raises(FileNotFoundError,
@@ -87,7 +89,7 @@ def test_tools_check_before_building(tmp_path, monkeypatch, no_download):
     root = tmp_path / 'cifar10'
     with pytest.raises(FileNotFoundError, match='cifar-10-batches-py'):
         run_tool('train.py', [
-            'configs/resnet/resnet8_cifar10.py', '--work-dir',
+            'configs/resnet/resnet8_1xb128_cifar10.py', '--work-dir',
             tmp_path / 'work', '--cfg-options', *FAST_TRAIN_OPTIONS,
             f'train_dataloader.dataset.data_root={root}',
             f'val_dataloader.dataset.data_root={root}'
@@ -95,7 +97,8 @@ def test_tools_check_before_building(tmp_path, monkeypatch, no_download):
     assert not (tmp_path / 'work').exists()  # nothing was built
     with pytest.raises(FileNotFoundError, match='make data'):
         run_tool('test.py', [
-            'configs/resnet/resnet8_fashion_mnist.py', tmp_path / 'x.pth',
+            'configs/resnet/resnet8_1xb128_fashion-mnist.py',
+            tmp_path / 'x.pth',
             '--work-dir', tmp_path / 'work', '--cfg-options',
             f'test_dataloader.dataset.data_root={tmp_path / "fm"}'
         ], monkeypatch)

@@ -75,7 +75,7 @@ def test_a_training_run_prints_none_of_them(tmp_path):
     ]
     result = subprocess.run(
         [sys.executable, 'tools/train.py',
-         'configs/resnet/resnet8_fashion_mnist.py', '--work-dir',
+         'configs/resnet/resnet8_1xb128_fashion-mnist.py', '--work-dir',
          str(tmp_path / 'run'), '--cfg-options', *options],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     printed = result.stdout + result.stderr

@@ -28,7 +28,7 @@ from mmfsp.utils.safe_checkpoint import _refused_globals
 from tests.conftest import FAST_TRAIN_OPTIONS, run_tool
 from tests.toy_runner import ToyModel, build_toy_runner
 
-FASHION_CFG = 'configs/resnet/resnet8_fashion_mnist.py'
+FASHION_CFG = 'configs/resnet/resnet8_1xb128_fashion-mnist.py'
 
 
 class _SystemPayload:

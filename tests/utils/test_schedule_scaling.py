@@ -4,7 +4,8 @@ from mmfsp.utils import scale_schedule
 
 
 def test_fsp_schedule_keeps_its_shape():
-    cfg = Config.fromfile('configs/fsp/resnet26_cifar10.py')
+    cfg = Config.fromfile(
+        'configs/fsp/fsp_resnet26_resnet26_1xb128_cifar10.py')
     old_max = cfg.train_cfg.max_iters
     switch = [h for h in cfg.custom_hooks
               if h.type == 'DistillStageSwitchHook'][0].switch_iter
@@ -20,7 +21,7 @@ def test_fsp_schedule_keeps_its_shape():
 
 
 def test_plain_schedule():
-    cfg = Config.fromfile('configs/resnet/resnet26_cifar10.py')
+    cfg = Config.fromfile('configs/resnet/resnet26_1xb128_cifar10.py')
     scale_schedule(cfg, 640)
     assert cfg.param_scheduler.milestones == [320, 480]
     assert cfg.train_cfg.val_interval == 40
@@ -31,7 +32,7 @@ def test_two_stage_schedule_exact_stage_lengths():
     from mmfsp.utils.schedule_scaling import (scale_two_stage_schedule,
                                               stage_lengths)
     cfg = Config.fromfile(
-        'configs/fitnet/resnet26_resnet8_fashion_mnist_1loss.py')
+        'configs/fitnet/fitnet_resnet26_resnet8_1xb128_fashion-mnist_1loss.py')
     assert stage_lengths(cfg) == (1650, 3000)
     scale_two_stage_schedule(cfg, 83, 150)
     assert stage_lengths(cfg) == (83, 150)
@@ -49,6 +50,6 @@ def test_two_stage_schedule_needs_a_switch_hook():
     import pytest
 
     from mmfsp.utils.schedule_scaling import scale_two_stage_schedule
-    cfg = Config.fromfile('configs/resnet/resnet8_fashion_mnist.py')
+    cfg = Config.fromfile('configs/resnet/resnet8_1xb128_fashion-mnist.py')
     with pytest.raises(ValueError, match='DistillStageSwitchHook'):
         scale_two_stage_schedule(cfg, 10, 10)

@@ -62,12 +62,14 @@ from generations import distill_model_cfg  # noqa: E402
 
 #: (setting, plain student config, FSP config, KD config, same architecture)
 SETTINGS = {
-    'resnet26->resnet26': ('configs/resnet/resnet26_cifar10.py',
-                           'configs/fsp/resnet26_cifar10.py',
-                           'configs/kd/resnet26_cifar10.py', True),
-    'resnet26->resnet8': ('configs/resnet/resnet8_cifar10.py',
-                          'configs/fsp/resnet26_resnet8_cifar10.py',
-                          'configs/kd/resnet26_resnet8_cifar10.py', False),
+    'resnet26->resnet26':
+    ('configs/resnet/resnet26_1xb128_cifar10.py',
+     'configs/fsp/fsp_resnet26_resnet26_1xb128_cifar10.py',
+     'configs/kd/kd_resnet26_resnet26_1xb128_cifar10.py', True),
+    'resnet26->resnet8':
+    ('configs/resnet/resnet8_1xb128_cifar10.py',
+     'configs/fsp/fsp_resnet26_resnet8_1xb128_cifar10.py',
+     'configs/kd/kd_resnet26_resnet8_1xb128_cifar10.py', False),
 }
 
 

@@ -33,9 +33,10 @@ scaled down, keeping its shape; batch 128 except in the smoke preset):
     FSP runs of seeds 0-2. Optionally the ensemble of three teachers (seeds
     0-2, ``teacher_ensemble=True``).
 (d) **Tolerant teacher generations** (Yang et al.): D(1.0, 0.0), D(1.0, 0.6)
-    and D(0.6, 0.6) with ResNet-8 (configs/tolerant/resnet8_fashion_mnist_*),
-    via ``train_generations`` of tools/generations/: every generation's
-    accuracy and the ensembles of generations 0..g. Seed bases 0, 10, 20
+    and D(0.6, 0.6) with ResNet-8
+    (configs/tolerant/*_resnet8_1xb128_fashion-mnist.py), via
+    ``train_generations`` of tools/generations/: every generation's accuracy
+    and the ensembles of generations 0..g. Seed bases 0, 10, 20
     (generation ``g`` of base ``b`` trains with seed ``b + g``, so runs of
     different bases never share a seed).
 

@@ -12,25 +12,33 @@ ACC_KEY = 'accuracy/top1'
 TEST_SET_SIZE = 10000
 EXPERIMENTS = ('a', 'b', 'c', 'd')
 
-TEACHER_CFG = 'configs/resnet/resnet26_fashion_mnist.py'
-R8_CFG = 'configs/resnet/resnet8_fashion_mnist.py'
-R26_THIRD_CFG = 'configs/resnet/resnet26_fashion_mnist_1k.py'
-FSP_R8_CFG = 'configs/fsp/resnet26_resnet8_fashion_mnist.py'
-FSP_R26_CFG = 'configs/fsp/resnet26_fashion_mnist.py'
-FSP_R8_RESCALED_CFG = 'configs/fsp/resnet26_resnet8_fashion_mnist_rescaled.py'
-FSP_R26_RESCALED_CFG = 'configs/fsp/resnet26_fashion_mnist_rescaled.py'
-SHUFFLED_R26_CFG = 'configs/fsp/resnet26_fashion_mnist_shuffled_seed{}.py'
-KD_R8_CFG = 'configs/kd/resnet26_resnet8_fashion_mnist.py'
+TEACHER_CFG = 'configs/resnet/resnet26_1xb128_fashion-mnist.py'
+R8_CFG = 'configs/resnet/resnet8_1xb128_fashion-mnist.py'
+R26_THIRD_CFG = 'configs/resnet/resnet26_1xb128_fashion-mnist_1k.py'
+FSP_R8_CFG = 'configs/fsp/fsp_resnet26_resnet8_1xb128_fashion-mnist.py'
+FSP_R26_CFG = 'configs/fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist.py'
+FSP_R8_RESCALED_CFG = \
+    'configs/fsp/fsp_resnet26_resnet8_1xb128_fashion-mnist_rescaled.py'
+FSP_R26_RESCALED_CFG = \
+    'configs/fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist_rescaled.py'
+SHUFFLED_R26_CFG = \
+    'configs/fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist_shuffled-seed{}.py'
+KD_R8_CFG = 'configs/kd/kd_resnet26_resnet8_1xb128_fashion-mnist.py'
 FITNET_R8_CFG = {
-    '1loss': 'configs/fitnet/resnet26_resnet8_fashion_mnist_1loss.py',
-    '3loss': 'configs/fitnet/resnet26_resnet8_fashion_mnist_3loss.py',
+    '1loss':
+    'configs/fitnet/fitnet_resnet26_resnet8_1xb128_fashion-mnist_1loss.py',
+    '3loss':
+    'configs/fitnet/fitnet_resnet26_resnet8_1xb128_fashion-mnist_3loss.py',
 }
 FITNET_NAMES = {'1loss': 'FitNet, 1 loss (middle layer)',
                 '3loss': 'FitNet, 3 loss (three stage outputs)'}
 GENERATION_CFGS = (
-    ('D(1.0, 0.0)', 'configs/tolerant/resnet8_fashion_mnist_eta10_lam00.py'),
-    ('D(1.0, 0.6)', 'configs/tolerant/resnet8_fashion_mnist_eta10_lam06.py'),
-    ('D(0.6, 0.6)', 'configs/tolerant/resnet8_fashion_mnist_eta06_lam06.py'),
+    ('D(1.0, 0.0)',
+     'configs/tolerant/tolerant-eta10-lam00_resnet8_1xb128_fashion-mnist.py'),
+    ('D(1.0, 0.6)',
+     'configs/tolerant/tolerant-eta10-lam06_resnet8_1xb128_fashion-mnist.py'),
+    ('D(0.6, 0.6)',
+     'configs/tolerant/tolerant-eta06-lam06_resnet8_1xb128_fashion-mnist.py'),
 )
 GENERATION_SEED_STEP = 10
 RESCALED_LABEL = '{}, FSP + conv norms reset at the switch (mmfsp option)'

@@ -131,7 +131,7 @@ class SingleTeacherDistill(BaseModel):
         >>>     type='SingleTeacherDistill',
         >>>     architecture=dict(type='ImageClassifier', ...),
         >>>     teacher=dict(type='ImageClassifier', ...),
-        >>>     teacher_ckpt='work_dirs/resnet26_cifar10/iter_64000.pth',
+        >>>     teacher_ckpt='work_dirs/resnet26_1xb128_cifar10/iter_64000.pth',
         >>>     distiller=dict(type='ConfigurableDistiller', fsp_pairs=[...]),
         >>>     stages=[dict(student_loss=False, distill_losses='all'),
         >>>             dict(student_loss=True, distill_losses=[])])

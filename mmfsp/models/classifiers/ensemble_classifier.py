@@ -105,7 +105,8 @@ def ensemble_test_config(cfg: Config,
             ``cfg``'s.
 
     Example:
-        >>> cfg = Config.fromfile('configs/resnet/resnet8_fashion_mnist.py')
+        >>> cfg = Config.fromfile(
+        ...     'configs/resnet/resnet8_1xb128_fashion-mnist.py')
         >>> test_cfg = ensemble_test_config(cfg, ['a.pth', 'b.pth'])
         >>> test_cfg.model.type
         'EnsembleClassifier'

@@ -55,7 +55,7 @@ def test_nan_stops_before_the_checkpoint_of_that_iteration(
 
 
 def test_default_runtime_enables_it():
-    cfg = Config.fromfile('configs/resnet/resnet8_fashion_mnist.py')
+    cfg = Config.fromfile('configs/resnet/resnet8_1xb128_fashion-mnist.py')
     assert cfg.default_hooks.nonfinite_loss.type == 'NonFiniteLossHook'
 
 

@@ -130,7 +130,7 @@ def test_projection_moves_conv_bias_and_running_stats():
 def test_stages_on_a_plain_classifier_and_argument_errors():
     torch.manual_seed(0)
     cfg = Config.fromfile(
-        str(REPO / 'configs/resnet/resnet8_fashion_mnist.py'))
+        str(REPO / 'configs/resnet/resnet8_1xb128_fashion-mnist.py'))
     classifier = MODELS.build(cfg.model)
     with pytest.raises(TypeError, match=r'stages=\(1,\)\) needs a staged '
                        r'distillation model; ImageClassifier has no stage'):
@@ -191,7 +191,9 @@ def test_projection_without_stages_projects_every_step(tmp_path, stages):
 # ------------------------------------------- (b), (c) tiny FSP distillation
 def _distill_cfg(work_dir: Path, teacher_ckpt: str, hooks: List[dict],
                  max_iters: int = MAX_ITERS) -> Config:
-    cfg = Config.fromfile(str(REPO / 'configs/fsp/resnet26_fashion_mnist.py'))
+    cfg = Config.fromfile(
+        str(REPO / 'configs/fsp' /
+            'fsp_resnet26_resnet26_1xb128_fashion-mnist.py'))
     cfg.model.architecture.backbone.depth = 8
     cfg.model.teacher.backbone.depth = 8
     cfg.model.teacher_ckpt = teacher_ckpt

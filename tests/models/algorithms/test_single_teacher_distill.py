@@ -183,10 +183,10 @@ def test_single_stage_kd_wiring_on_head_fc(teacher_ckpt):
 
 def test_missing_teacher_checkpoint_says_how_to_train_one(tmp_path):
     with pytest.raises(MissingTeacherCheckpointError) as err:
-        build(str(tmp_path / 'resnet26_fashion_mnist' / 'iter_3000.pth'))
+        build(str(tmp_path / 'resnet26_1xb128_fashion-mnist' / 'iter_3000.pth'))
     msg = str(err.value)
-    assert 'python tools/train.py configs/resnet/resnet26_fashion_mnist.py' \
-        in msg
+    assert ('python tools/train.py '
+            'configs/resnet/resnet26_1xb128_fashion-mnist.py') in msg
     assert 'model.teacher_ckpt=' in msg
     with pytest.raises(MissingTeacherCheckpointError, match='no teacher'):
         build(None)

@@ -12,7 +12,7 @@ from mmfsp.models.algorithms import convert_distill_checkpoint
 from mmfsp.registry import MODELS
 
 REPO = Path(__file__).resolve().parents[3]
-STUDENT_CFG = str(REPO / 'configs/resnet/resnet8_fashion_mnist.py')
+STUDENT_CFG = str(REPO / 'configs/resnet/resnet8_1xb128_fashion-mnist.py')
 
 
 def _converted_student(tmp_path: Path):

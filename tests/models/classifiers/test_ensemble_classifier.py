@@ -106,7 +106,8 @@ def test_ensemble_model_cfg_takes_student_of_distillation_config():
 
 def test_ensemble_test_config_keeps_only_the_test_parts(repo_root):
     cfg = Config.fromfile(
-        str(repo_root / 'configs/kd/resnet26_resnet8_fashion_mnist.py'))
+        str(repo_root /
+            'configs/kd/kd_resnet26_resnet8_1xb128_fashion-mnist.py'))
     before = cfg.to_dict()
     tcfg = ensemble_test_config(cfg, ['a.pth', 'b.pth'], '/w/ens')
     assert cfg.to_dict() == before, 'the builder must not modify its input'
@@ -126,7 +127,7 @@ def test_ensemble_test_config_keeps_only_the_test_parts(repo_root):
 
 def test_tool_end_to_end_on_fashion_mnist(tmp_path, monkeypatch,
                                           fashion_mnist_root, repo_root):
-    config = repo_root / 'configs/resnet/resnet8_fashion_mnist.py'
+    config = repo_root / 'configs/resnet/resnet8_1xb128_fashion-mnist.py'
     cfg = Config.fromfile(str(config))
     members = [make_member(seed, cfg.model.to_dict()) for seed in (1, 2)]
     ckpts = [save(m, tmp_path / f'm{i}.pth') for i, m in enumerate(members)]

@@ -13,7 +13,7 @@ from mmfsp.models.utils.conv_bn_rescale import conv_weight_norms_of
 from mmfsp.registry import MODELS
 from tests.conftest import REPO_ROOT
 
-R8 = str(REPO_ROOT / 'configs/resnet/resnet8_fashion_mnist.py')
+R8 = str(REPO_ROOT / 'configs/resnet/resnet8_1xb128_fashion-mnist.py')
 
 
 def _resnet8():

@@ -11,8 +11,8 @@ from analysis_tools.weight_norms import (conv_norm_ratios, conv_weight_norms,
                                          ratio_summary)
 from tests.conftest import REPO_ROOT
 
-R8 = str(REPO_ROOT / 'configs/resnet/resnet8_fashion_mnist.py')
-R26 = str(REPO_ROOT / 'configs/resnet/resnet26_fashion_mnist.py')
+R8 = str(REPO_ROOT / 'configs/resnet/resnet8_1xb128_fashion-mnist.py')
+R26 = str(REPO_ROOT / 'configs/resnet/resnet26_1xb128_fashion-mnist.py')
 
 
 def test_conv_then_batch_norm_is_scale_invariant_with_shrinking_grads():
