@@ -17,7 +17,7 @@ from mmfsp.registry import MODELS
 from tests.conftest import run_tool
 
 REPO = Path(__file__).resolve().parents[1]
-BASE = 'fsp/fsp_resnet26_resnet8_1xb128_fashion-mnist.py'
+BASE = 'fsp/fsp-paper_resnet26_resnet8_1xb128_fashion-mnist.py'
 #: what setup.py needs to build a wheel, copied so that the build (which
 #: writes mmfsp/.mim, build/ and *.egg-info) never touches the checkout
 SOURCES = ('setup.py', 'MANIFEST.in', 'requirements.txt', 'README.md',

@@ -1,24 +1,12 @@
-# FSP network minimisation on Fashion-MNIST, the CPU version of
-# fsp_resnet26_resnet8_1xb128_cifar10.py: ResNet-8 student, ResNet-26
-# teacher; stage 1 1k iterations, stage 2 as long as the teacher (3k: lr 0.1
-# -> 0.01 at +1.5k -> 0.001 at +2.25k).
-# Baseline: configs/resnet/resnet8_1xb128_fashion-mnist.py
-_base_ = ['./fsp_resnet26_resnet26_1xb128_fashion-mnist.py']
-model = dict(architecture=dict(backbone=dict(depth=8)))
-param_scheduler = [
-    dict(
-        type='MultiStepLR',
-        by_epoch=False,
-        begin=0,
-        end=1000,
-        milestones=[500, 750],
-        gamma=0.1),
-    dict(
-        type='MultiStepLR',
-        by_epoch=False,
-        begin=1000,
-        end=4000,
-        milestones=[1500, 2250],
-        gamma=0.1),
-]
-train_cfg = dict(max_iters=4000, val_interval=1000)
+# mmfsp's recommended FSP recipe: Algorithm 1 of Yim et al. (CVPR 2017) as in
+# fsp-paper_resnet26_resnet8_1xb128_fashion-mnist.py, with two changes to stage
+# 1 that keep the student's conv weight norms from inflating (docs/fsp.md):
+# - the FSP loss is averaged over each matrix's entries
+#   (FSPLoss(reduction='mean'); the paper sums them);
+# - stage 1 runs at lr 0.1 (decayed x0.1 at 1/2 and 3/4 of stage 1, the paper's
+#   schedule shape). Stage 2 is the paper's. Measured on Fashion-MNIST
+#   (docs/fsp.md, "The ablation"), where it was chosen on a held-out validation
+#   split.
+_base_ = ['./fsp-paper_resnet26_resnet8_1xb128_fashion-mnist.py']
+model = dict(distiller=dict(fsp_loss=dict(reduction='mean')))
+optim_wrapper = dict(optimizer=dict(lr=0.1))

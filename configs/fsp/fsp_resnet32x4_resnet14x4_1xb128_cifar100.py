@@ -1,27 +1,13 @@
-# FSP network minimisation on CIFAR-100 (Yim et al., CVPR 2017;
-# docs/baselines.md), no augmentation: a ResNet-14x4 student (64/128/256
-# channels, as the teacher) learns from a trained ResNet-32x4. Stage 1 as
-# fsp_resnet32x4_resnet32x4_1xb128_cifar100.py (32k); stage 2 64k (lr 0.1 ->
-# 0.01 at +32k -> 0.001 at +48k), as the baseline
-# configs/resnet/resnet14x4_1xb128_cifar100.py (paper: 58.65% alone).
-# The teacher:
-#   python tools/train.py configs/resnet/resnet32x4_1xb128_cifar100.py
-_base_ = ['./fsp_resnet32x4_resnet32x4_1xb128_cifar100.py']
-model = dict(architecture=dict(backbone=dict(depth=14)))
-param_scheduler = [
-    dict(
-        type='MultiStepLR',
-        by_epoch=False,
-        begin=0,
-        end=32000,
-        milestones=[16000, 24000],
-        gamma=0.1),
-    dict(
-        type='MultiStepLR',
-        by_epoch=False,
-        begin=32000,
-        end=96000,
-        milestones=[32000, 48000],
-        gamma=0.1),
-]
-train_cfg = dict(max_iters=96000, val_interval=4000)
+# mmfsp's recommended FSP recipe: Algorithm 1 of Yim et al. (CVPR 2017) as in
+# fsp-paper_resnet32x4_resnet14x4_1xb128_cifar100.py, with two changes to stage
+# 1 that keep the student's conv weight norms from inflating (docs/fsp.md):
+# - the FSP loss is averaged over each matrix's entries
+#   (FSPLoss(reduction='mean'); the paper sums them);
+# - stage 1 runs at lr 0.1 (decayed x0.1 at 1/2 and 3/4 of stage 1, the paper's
+#   schedule shape). Stage 2 is the paper's. Chosen on Fashion-MNIST
+#   (docs/fsp.md, "The ablation"); on this dataset it is mmfsp's transfer of
+#   that choice, not measured yet: compare with the paper's recipe on your
+#   data.
+_base_ = ['./fsp-paper_resnet32x4_resnet14x4_1xb128_cifar100.py']
+model = dict(distiller=dict(fsp_loss=dict(reduction='mean')))
+optim_wrapper = dict(optimizer=dict(lr=0.1))

@@ -115,10 +115,10 @@ def test_fitnet_stages_train_what_the_paper_says(tmp_path):
 
 
 def test_shuffled_students_differ_only_by_the_seed():
-    plain = load('fsp/fsp_resnet26_resnet26_1xb128_cifar10.py')
+    plain = load('fsp/fsp-paper_resnet26_resnet26_1xb128_cifar10.py')
     for seed in (1, 2, 3):
         cfg = load(
-            f'fsp/fsp_resnet26_resnet26_1xb128_cifar10_shuffled-seed{seed}.py')
+            f'fsp/fsp-paper_resnet26_resnet26_1xb128_cifar10_shuffled-seed{seed}.py')
         assert cfg.model.distiller.type == 'FSPDistiller'
         assert cfg.model.distiller.shuffle_seed == seed
         cfg.model.distiller.type = plain.model.distiller.type
@@ -126,14 +126,14 @@ def test_shuffled_students_differ_only_by_the_seed():
         assert cfg.model == plain.model
         assert cfg.param_scheduler == plain.param_scheduler
     fm = load(
-        'fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist_shuffled-seed3.py')
+        'fsp/fsp-paper_resnet26_resnet26_1xb128_fashion-mnist_shuffled-seed3.py')
     assert fm.model.distiller.shuffle_seed == 3
     assert fm.model.dummy_input_shape == (1, 28, 28)
 
 
 def test_cached_configs_have_a_deterministic_pipeline():
-    for name in ('fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist_cached.py',
-                 'fsp/fsp_resnet32x4_resnet32x4_1xb128_cifar100_cached.py'):
+    for name in ('fsp/fsp-paper_resnet26_resnet26_1xb128_fashion-mnist_cached.py',
+                 'fsp/fsp-paper_resnet32x4_resnet32x4_1xb128_cifar100_cached.py'):
         cfg = load(name)
         assert cfg.model.type == 'CachedTeacherFSPDistill'
         assert 'TeacherFSPCacheHook' in hooks(cfg)
@@ -141,7 +141,7 @@ def test_cached_configs_have_a_deterministic_pipeline():
     with pytest.raises(NondeterministicPipelineError,
                        match='RandomCrop.*RandomFlip'):
         check_deterministic_training(
-            load('fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist.py').
+            load('fsp/fsp-paper_resnet26_resnet26_1xb128_fashion-mnist.py').
             train_dataloader.dataset)
 
 
@@ -231,5 +231,5 @@ def test_each_run_has_its_own_work_dir():
     names of the shipped configs are unique across the folders."""
     assert [p for p in CONFIGS if 'work_dir' in _assigned(p)] == []
     shipped = [p.stem for p in CONFIGS if '_base_' not in p.parts]
-    assert len(shipped) == 61
+    assert len(shipped) == 61 + 7  # + the recommended FSP recipes
     assert len(set(shipped)) == len(shipped)

@@ -77,7 +77,7 @@ def check_name(path: Path, cfg: Config) -> None:
     model = cfg.model
     if folder in DISTILL_FOLDERS:
         algo, teacher, student, gpus_batch, data = fields[:5]
-        assert algo == folder, path.stem
+        assert algo.split('-')[0] == folder, path.stem
         if 'architecture' in model:
             assert teacher == network_name(model.teacher.backbone)
             assert student == network_name(model.architecture.backbone)

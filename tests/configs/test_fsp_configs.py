@@ -16,19 +16,19 @@ REPO = Path(__file__).resolve().parents[2]
 
 # fsp config -> (student's plain config, teacher's plain config)
 PAIRS = {
-    'fsp_resnet26_resnet26_1xb128_cifar10':
+    'fsp-paper_resnet26_resnet26_1xb128_cifar10':
     ('resnet26_1xb128_cifar10_21k', 'resnet26_1xb128_cifar10'),
-    'fsp_resnet32x4_resnet32x4_1xb128_cifar100':
+    'fsp-paper_resnet32x4_resnet32x4_1xb128_cifar100':
     ('resnet32x4_1xb128_cifar100_21k', 'resnet32x4_1xb128_cifar100'),
-    'fsp_resnet26_resnet8_1xb128_cifar10':
+    'fsp-paper_resnet26_resnet8_1xb128_cifar10':
     ('resnet8_1xb128_cifar10', 'resnet26_1xb128_cifar10'),
-    'fsp_resnet32x4_resnet14x4_1xb128_cifar100':
+    'fsp-paper_resnet32x4_resnet14x4_1xb128_cifar100':
     ('resnet14x4_1xb128_cifar100', 'resnet32x4_1xb128_cifar100'),
-    'fsp_resnet34_resnet20_1xb128_cub':
+    'fsp-paper_resnet34_resnet20_1xb128_cub':
     ('resnet20_1xb128_cub', 'resnet34_1xb128_cub'),
-    'fsp_resnet26_resnet26_1xb128_fashion-mnist':
+    'fsp-paper_resnet26_resnet26_1xb128_fashion-mnist':
     ('resnet26_1xb128_fashion-mnist_1k', 'resnet26_1xb128_fashion-mnist'),
-    'fsp_resnet26_resnet8_1xb128_fashion-mnist':
+    'fsp-paper_resnet26_resnet8_1xb128_fashion-mnist':
     ('resnet8_1xb128_fashion-mnist', 'resnet26_1xb128_fashion-mnist'),
 }
 
@@ -69,10 +69,10 @@ def test_fsp_config_matches_the_plain_configs(name):
 
 
 @pytest.mark.parametrize('name', [
-    'fsp_resnet26_resnet26_1xb128_cifar10',
-    'fsp_resnet26_resnet8_1xb128_cifar10',
-    'fsp_resnet26_resnet26_1xb128_fashion-mnist',
-    'fsp_resnet26_resnet8_1xb128_fashion-mnist'
+    'fsp-paper_resnet26_resnet26_1xb128_cifar10',
+    'fsp-paper_resnet26_resnet8_1xb128_cifar10',
+    'fsp-paper_resnet26_resnet26_1xb128_fashion-mnist',
+    'fsp-paper_resnet26_resnet8_1xb128_fashion-mnist'
 ])
 def test_rescaled_configs_only_turn_on_the_norm_reset(name):
     plain = _load(REPO / 'configs' / 'fsp' / f'{name}.py').to_dict()
@@ -85,7 +85,7 @@ def test_rescaled_configs_only_turn_on_the_norm_reset(name):
 
 
 def test_paper_schedules():
-    cfg = _load(REPO / 'configs/fsp/fsp_resnet26_resnet26_1xb128_cifar10.py')
+    cfg = _load(REPO / 'configs/fsp/fsp-paper_resnet26_resnet26_1xb128_cifar10.py')
     s1, s2 = cfg.param_scheduler
     assert cfg.optim_wrapper.optimizer.lr == 0.001
     assert (s1.milestones, s1.end) == ([11000, 16000], 21000)
@@ -93,30 +93,30 @@ def test_paper_schedules():
     assert (s2.milestones, s2.end - s2.begin) == ([11000, 16000], 21000)
     assert cfg.train_cfg.max_iters == 42000
     cfg = _load(REPO / 'configs/fsp/'
-                'fsp_resnet32x4_resnet32x4_1xb128_cifar100.py')
+                'fsp-paper_resnet32x4_resnet32x4_1xb128_cifar100.py')
     assert cfg.param_scheduler[0].milestones == [16000, 24000]
     assert cfg.custom_hooks[0].switch_iter == 32000
-    cfg = _load(REPO / 'configs/fsp/fsp_resnet34_resnet20_1xb128_cub.py')
+    cfg = _load(REPO / 'configs/fsp/fsp-paper_resnet34_resnet20_1xb128_cub.py')
     assert len(cfg.model.distiller.fsp_pairs) == 4
     assert cfg.optim_wrapper.optimizer.lr == 0.1
     assert cfg.param_scheduler[1].milestones == [10000, 20000]
     assert cfg.param_scheduler[1].end - cfg.param_scheduler[1].begin == 30000
-    for name in ('fsp_resnet26_resnet8_1xb128_cifar10',
-                 'fsp_resnet32x4_resnet14x4_1xb128_cifar100'):
+    for name in ('fsp-paper_resnet26_resnet8_1xb128_cifar10',
+                 'fsp-paper_resnet32x4_resnet14x4_1xb128_cifar100'):
         s2 = _load(REPO / f'configs/fsp/{name}.py').param_scheduler[1]
         assert s2.end - s2.begin == 64000
 
 
 def test_stage_only_configs():
     one = _load(REPO / 'configs/fsp/'
-                'fsp_resnet26_resnet26_1xb128_cifar10_stage1.py')
+                'fsp-paper_resnet26_resnet26_1xb128_cifar10_stage1.py')
     assert one.train_cfg.max_iters == one.custom_hooks[0].switch_iter
     two = _load(REPO / 'configs/fsp/'
-                'fsp_resnet26_resnet26_1xb128_cifar10_stage2.py')
+                'fsp-paper_resnet26_resnet26_1xb128_cifar10_stage2.py')
     assert two.model.type == 'ImageClassifier'
     assert two.model.init_cfg.prefix == 'architecture.'
     assert two.model.init_cfg.checkpoint == \
-        'work_dirs/fsp_resnet26_resnet26_1xb128_cifar10_stage1/iter_21000.pth'
+        'work_dirs/fsp-paper_resnet26_resnet26_1xb128_cifar10_stage1/iter_21000.pth'
 
 
 def _scalars(work_dir: Path) -> list:
@@ -127,7 +127,7 @@ def _scalars(work_dir: Path) -> list:
 def test_real_stage1_on_fashion_mnist_lowers_fsp_loss(
         tmp_path, monkeypatch, fashion_mnist_root, capsys):
     cfg = _load(REPO / 'configs/fsp/'
-                'fsp_resnet26_resnet26_1xb128_fashion-mnist_stage1.py')
+                'fsp-paper_resnet26_resnet26_1xb128_fashion-mnist_stage1.py')
     teacher_cfg = cfg.model.teacher
     teacher_cfg.backbone.depth = 8
     torch.manual_seed(0)
@@ -137,7 +137,7 @@ def test_real_stage1_on_fashion_mnist_lowers_fsp_loss(
 
     work_dir = tmp_path / 'stage1'
     run_tool('train.py', [
-        'configs/fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist_stage1.py',
+        'configs/fsp/fsp-paper_resnet26_resnet26_1xb128_fashion-mnist_stage1.py',
         '--work-dir',
         work_dir, '--no-validate', '--cfg-options', *FAST_TRAIN_OPTIONS,
         'model.architecture.backbone.depth=8',
@@ -209,7 +209,7 @@ def test_whole_algorithm_on_fashion_mnist(tmp_path, monkeypatch,
     teacher_ckpt = teacher_dir / 'iter_40.pth'
 
     run_dir = tmp_path / 'fsp'
-    args = ['configs/fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist.py',
+    args = ['configs/fsp/fsp-paper_resnet26_resnet26_1xb128_fashion-mnist.py',
             '--work-dir', run_dir, '--no-validate', '--cfg-options']
     extra = [f'model.teacher_ckpt={teacher_ckpt}', 'randomness.seed=0']
     run_tool('train.py', args + _options(40, 20, extra), monkeypatch)
@@ -236,7 +236,7 @@ def test_whole_algorithm_on_fashion_mnist(tmp_path, monkeypatch,
     for seed in (1, 2):
         work = tmp_path / f'stage2_seed{seed}'
         run_tool('train.py', [
-            'configs/fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist_stage2.py',
+            'configs/fsp/fsp-paper_resnet26_resnet26_1xb128_fashion-mnist_stage2.py',
             '--work-dir',
             work, '--no-validate', '--cfg-options', *FAST_TRAIN_OPTIONS,
             'model.backbone.depth=8', 'train_cfg.max_iters=10',

@@ -19,7 +19,7 @@ import torch
 from tests.conftest import REPO_ROOT
 
 FSP_CFG = REPO_ROOT / \
-    'configs/fsp/fsp_resnet26_resnet8_1xb128_fashion-mnist.py'
+    'configs/fsp/fsp-paper_resnet26_resnet8_1xb128_fashion-mnist.py'
 TEACHER_CFG = REPO_ROOT / 'configs/resnet/resnet8_1xb128_fashion-mnist.py'
 SWITCH, MAX_ITERS, CKPT_INTERVAL = 4, 8, 2
 
@@ -95,7 +95,7 @@ def write_fsp_cfg(path: Path, data_root: Path, teacher: Path,
                   augment: bool = True,
                   student_norm: Optional[dict] = None) -> Path:
     """A config inheriting
-    ``configs/fsp/fsp_resnet26_resnet8_1xb128_fashion-mnist.py`` with a
+    ``configs/fsp/fsp-paper_resnet26_resnet8_1xb128_fashion-mnist.py`` with a
     ResNet-8 teacher (``teacher``), the tiny dataset (256 training images),
     stage 1 for ``switch`` iterations then stage 2 until ``max_iters`` (lr
     0.001 -> 1e-4 after 2; 0.1 -> 0.01 after 2 more), checkpoints every 2

@@ -35,7 +35,7 @@ __all__ = ['restore_determinism', 'tiny_fashion_mnist', 'tiny_teacher',
 # randomness=dict(deterministic=True) to the whole process.
 pytestmark = pytest.mark.usefixtures('restore_determinism')
 # switch 1000, max_iters 2000
-FSP = 'configs/fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist.py'
+FSP = 'configs/fsp/fsp-paper_resnet26_resnet26_1xb128_fashion-mnist.py'
 
 
 def _check(path: str, **options) -> None:
@@ -46,7 +46,7 @@ def _check(path: str, **options) -> None:
 
 # ------------------------------------------------------ check_config alone
 @pytest.mark.parametrize('path', [
-    FSP, 'configs/fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist_cached.py',
+    FSP, 'configs/fsp/fsp-paper_resnet26_resnet26_1xb128_fashion-mnist_cached.py',
     'configs/fitnet/fitnet_resnet26_resnet8_1xb128_fashion-mnist_3loss.py',
     'configs/kd/kd_resnet26_resnet8_1xb128_fashion-mnist.py',
     'configs/tolerant/tolerant-eta06-lam06_resnet8_1xb128_fashion-mnist.py'

@@ -1,6 +1,6 @@
 """Resuming a distillation run is equivalent to not stopping.
 
-An FSP run (``configs/fsp/fsp_resnet26_resnet8_1xb128_fashion-mnist.py`` with a
+An FSP run (``configs/fsp/fsp-paper_resnet26_resnet8_1xb128_fashion-mnist.py`` with a
 ResNet-8 teacher, stage 1 for iterations 1-4, the switch at 4, stage 2 for 5-8,
 checkpoints every 2, the stock random crop / flip, ``randomness=dict(seed=0,
 deterministic=True)``, ``num_workers=0``) through ``tools/train.py``:

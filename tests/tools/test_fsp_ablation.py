@@ -111,3 +111,19 @@ def test_report_marks_recommended_and_aggregates(tmp_path):
     rows = json.loads(open(path).read())
     assert [r['recommended'] for r in rows] == [
         r['recipe'] == abl.RECOMMENDED for r in rows]
+
+
+def test_recommended_configs_are_the_ablation_arm(tmp_path):
+    """configs/fsp/fsp_*.py is the paper's config plus exactly the
+    overrides of the ablation arm that was recommended."""
+    from mmengine.config import Config
+    for setting in ('r26_r8', 'r26_r26'):
+        run = abl.build_plan([setting], ['x1'], [abl.RECOMMENDED], [0])[-1]
+        paper = Config.fromfile(str(REPO_ROOT / abl.SETTINGS[setting]['fsp']))
+        for key, value in abl.ARMS[abl.RECOMMENDED].items():
+            paper.merge_from_dict({key: value})
+        recommended = Config.fromfile(str(
+            REPO_ROOT / abl.SETTINGS[setting]['fsp'].replace(
+                'fsp-paper_', 'fsp_')))
+        assert recommended.to_dict() == paper.to_dict(), setting
+        assert run['arm'] == abl.RECOMMENDED

@@ -5,7 +5,7 @@ from mmfsp.utils import scale_schedule
 
 def test_fsp_schedule_keeps_its_shape():
     cfg = Config.fromfile(
-        'configs/fsp/fsp_resnet26_resnet26_1xb128_cifar10.py')
+        'configs/fsp/fsp-paper_resnet26_resnet26_1xb128_cifar10.py')
     old_max = cfg.train_cfg.max_iters
     switch = [h for h in cfg.custom_hooks
               if h.type == 'DistillStageSwitchHook'][0].switch_iter

@@ -57,7 +57,7 @@ def _frozen_logits(student):
 def make_cfg(work_dir: Path, teacher_ckpt: str, max_iters=MAX_ITERS,
              switch=SWITCH, ckpt_interval=100) -> Config:
     cfg = Config.fromfile(
-        str(REPO / 'configs/fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist.py'))
+        str(REPO / 'configs/fsp/fsp-paper_resnet26_resnet26_1xb128_fashion-mnist.py'))
     cfg.model.architecture.backbone.depth = 8
     cfg.model.teacher.backbone.depth = 8
     cfg.model.teacher_ckpt = teacher_ckpt
@@ -199,7 +199,7 @@ def test_stage1_alone_and_a_stage2_student_from_its_checkpoint(
     # stage-1 checkpoint's `architecture.` weights.
     cfg = Config.fromfile(
         str(REPO / 'configs/fsp' /
-            'fsp_resnet26_resnet26_1xb128_fashion-mnist_stage2.py'))
+            'fsp-paper_resnet26_resnet26_1xb128_fashion-mnist_stage2.py'))
     cfg.model.backbone.depth = 8
     cfg.model.init_cfg.checkpoint = str(ckpt)
     student = MODELS.build(cfg.model)

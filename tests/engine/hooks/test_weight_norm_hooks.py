@@ -193,7 +193,7 @@ def _distill_cfg(work_dir: Path, teacher_ckpt: str, hooks: List[dict],
                  max_iters: int = MAX_ITERS) -> Config:
     cfg = Config.fromfile(
         str(REPO / 'configs/fsp' /
-            'fsp_resnet26_resnet26_1xb128_fashion-mnist.py'))
+            'fsp-paper_resnet26_resnet26_1xb128_fashion-mnist.py'))
     cfg.model.architecture.backbone.depth = 8
     cfg.model.teacher.backbone.depth = 8
     cfg.model.teacher_ckpt = teacher_ckpt

@@ -81,7 +81,7 @@ def test_full_plan_seeds_and_resnet26_ensemble_option():
                   fitnet=('1loss', '3loss'))
     plan = {s.key: s for s in build_plan(r26, ['c'])}
     assert plan['fsp_r26_shuffle2_seed1'].config.endswith(
-        'fsp_resnet26_resnet26_1xb128_fashion-mnist_shuffled-seed2.py')
+        'fsp-paper_resnet26_resnet26_1xb128_fashion-mnist_shuffled-seed2.py')
     assert plan['ensemble_teachers'].members == (
         'teacher_r26_seed0', 'teacher_r26_seed1', 'teacher_r26_seed2')
     assert not any(k.startswith('generations') for k in plan)

@@ -1,4 +1,4 @@
-# fsp_resnet26_resnet26_1xb128_fashion-mnist.py with the teacher's FSP
+# fsp-paper_resnet26_resnet26_1xb128_fashion-mnist.py with the teacher's FSP
 # matrices cached per training image in stage 1 (CachedTeacherFSPDistill; 11
 # KiB per image, 644 MiB for the 60k, float32 on the CPU). A cache needs a
 # deterministic training pipeline, so this run trains without augmentation in
@@ -6,8 +6,8 @@
 # TeacherFSPCacheHook refuses that with an error naming RandomCrop and
 # RandomFlip).
 #   python tools/train.py \
-#     configs/fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist_cached.py
-_base_ = ['./fsp_resnet26_resnet26_1xb128_fashion-mnist.py']
+#     configs/fsp/fsp-paper_resnet26_resnet26_1xb128_fashion-mnist_cached.py
+_base_ = ['./fsp-paper_resnet26_resnet26_1xb128_fashion-mnist.py']
 model = dict(
     type='CachedTeacherFSPDistill',
     distiller=dict(type='FSPDistiller'),

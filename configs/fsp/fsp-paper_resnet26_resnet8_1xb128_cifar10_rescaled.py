@@ -1,4 +1,4 @@
-# FSP fast optimisation on CIFAR-10 (fsp_resnet26_resnet26_1xb128_cifar10.py)
+# FSP network minimisation on CIFAR-10 (fsp-paper_resnet26_resnet8_1xb128_cifar10.py)
 # with an mmfsp option the paper does not have: at the switch, every student
 # backbone conv that feeds a batch norm is rescaled to the weight norm of a
 # fresh initialisation (BN running statistics with it), which keeps the
@@ -7,7 +7,7 @@
 # Experimental: in the Fashion-MNIST reproduction (README, Results) it helped
 # ResNet-8 students but a ResNet-26 student collapsed in stage 2 (10 %, a
 # constant prediction). See docs/fsp.md, "Weight-norm growth in stage 1".
-_base_ = ['./fsp_resnet26_resnet26_1xb128_cifar10.py']
+_base_ = ['./fsp-paper_resnet26_resnet8_1xb128_cifar10.py']
 custom_hooks = [
     dict(
         type='DistillStageSwitchHook',

@@ -1,4 +1,4 @@
-# fsp_resnet32x4_resnet32x4_1xb128_cifar100.py (FSP fast optimisation on
+# fsp-paper_resnet32x4_resnet32x4_1xb128_cifar100.py (FSP fast optimisation on
 # CIFAR-100, no augmentation) with the teacher's FSP matrices cached per
 # training sample in stage 1 (CachedTeacherFSPDistill): the teacher runs once
 # per image, in the first epoch; the paper reports 19 s instead of 35 s per
@@ -8,8 +8,8 @@
 # memory: 176 KiB per training image (float32 matrices 64x64 + 64x128 +
 # 128x256), 8.4 GiB for the 50k images, per training process.
 #   python tools/train.py \
-#     configs/fsp/fsp_resnet32x4_resnet32x4_1xb128_cifar100_cached.py
-_base_ = ['./fsp_resnet32x4_resnet32x4_1xb128_cifar100.py']
+#     configs/fsp/fsp-paper_resnet32x4_resnet32x4_1xb128_cifar100_cached.py
+_base_ = ['./fsp-paper_resnet32x4_resnet32x4_1xb128_cifar100.py']
 model = dict(
     type='CachedTeacherFSPDistill',
     distiller=dict(type='FSPDistiller'),

@@ -1,0 +1,4 @@
+# Shuffled FSP student 3 of 3 (see
+# fsp-paper_resnet26_resnet26_1xb128_cifar10_shuffled-seed1.py).
+_base_ = ['./fsp-paper_resnet26_resnet26_1xb128_cifar10_shuffled-seed1.py']
+model = dict(distiller=dict(shuffle_seed=3))

@@ -1,4 +1,0 @@
-# Shuffled FSP student 2 of 3 (see
-# fsp_resnet26_resnet26_1xb128_cifar10_shuffled-seed1.py).
-_base_ = ['./fsp_resnet26_resnet26_1xb128_cifar10_shuffled-seed1.py']
-model = dict(distiller=dict(shuffle_seed=2))
