@@ -64,11 +64,11 @@ from generations import distill_model_cfg  # noqa: E402
 SETTINGS = {
     'resnet26->resnet26':
     ('configs/resnet/resnet26_1xb128_cifar10.py',
-     'configs/fsp/fsp_resnet26_resnet26_1xb128_cifar10.py',
+     'configs/fsp/fsp-paper_resnet26_resnet26_1xb128_cifar10.py',
      'configs/kd/kd_resnet26_resnet26_1xb128_cifar10.py', True),
     'resnet26->resnet8':
     ('configs/resnet/resnet8_1xb128_cifar10.py',
-     'configs/fsp/fsp_resnet26_resnet8_1xb128_cifar10.py',
+     'configs/fsp/fsp-paper_resnet26_resnet8_1xb128_cifar10.py',
      'configs/kd/kd_resnet26_resnet8_1xb128_cifar10.py', False),
 }
 

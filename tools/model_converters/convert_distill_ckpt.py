@@ -3,10 +3,10 @@ checkpoint, loadable by the student's own config (tools/test.py, load_from,
 or a later generation's teacher_ckpt).
 
     python tools/model_converters/convert_distill_ckpt.py \
-        work_dirs/fsp_resnet26_resnet26_1xb128_cifar10/iter_42000.pth \
-        work_dirs/fsp_resnet26_resnet26_1xb128_cifar10/student_final.pth
+        work_dirs/fsp-paper_resnet26_resnet26_1xb128_cifar10/iter_42000.pth \
+        work_dirs/fsp-paper_resnet26_resnet26_1xb128_cifar10/student_final.pth
     python tools/test.py configs/resnet/resnet26_1xb128_cifar10_21k.py \
-        work_dirs/fsp_resnet26_resnet26_1xb128_cifar10/student_final.pth
+        work_dirs/fsp-paper_resnet26_resnet26_1xb128_cifar10/student_final.pth
 
 Keeps the weights under ``architecture.`` without that prefix and the
 checkpoint's ``meta`` (iteration, dataset classes), drops the teacher, the

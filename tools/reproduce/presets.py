@@ -15,14 +15,14 @@ EXPERIMENTS = ('a', 'b', 'c', 'd')
 TEACHER_CFG = 'configs/resnet/resnet26_1xb128_fashion-mnist.py'
 R8_CFG = 'configs/resnet/resnet8_1xb128_fashion-mnist.py'
 R26_THIRD_CFG = 'configs/resnet/resnet26_1xb128_fashion-mnist_1k.py'
-FSP_R8_CFG = 'configs/fsp/fsp_resnet26_resnet8_1xb128_fashion-mnist.py'
-FSP_R26_CFG = 'configs/fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist.py'
+FSP_R8_CFG = 'configs/fsp/fsp-paper_resnet26_resnet8_1xb128_fashion-mnist.py'
+FSP_R26_CFG = 'configs/fsp/fsp-paper_resnet26_resnet26_1xb128_fashion-mnist.py'
 FSP_R8_RESCALED_CFG = \
-    'configs/fsp/fsp_resnet26_resnet8_1xb128_fashion-mnist_rescaled.py'
+    'configs/fsp/fsp-paper_resnet26_resnet8_1xb128_fashion-mnist_rescaled.py'
 FSP_R26_RESCALED_CFG = \
-    'configs/fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist_rescaled.py'
+    'configs/fsp/fsp-paper_resnet26_resnet26_1xb128_fashion-mnist_rescaled.py'
 SHUFFLED_R26_CFG = \
-    'configs/fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist_shuffled-seed{}.py'
+    'configs/fsp/fsp-paper_resnet26_resnet26_1xb128_fashion-mnist_shuffled-seed{}.py'
 KD_R8_CFG = 'configs/kd/kd_resnet26_resnet8_1xb128_fashion-mnist.py'
 FITNET_R8_CFG = {
     '1loss':
