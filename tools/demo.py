@@ -42,6 +42,14 @@ def _display(progress, totals: dict, t0: float) -> None:
     sys.stdout.flush()
 
 
+def _iterations(run: dict) -> int:
+    if run['kind'] == 'teacher':
+        return run['teacher_iters']
+    if run['arm'] in ('alone', 'kd'):
+        return run['stage2']
+    return run['stage1'] + run['stage2']
+
+
 def run_all(runs, work_dir: str, workers: int) -> dict:
     """Train ``runs`` (dicts of tools/fsp_ablation.py) in ``workers``
     processes with one progress line; a run waits for its teacher."""
@@ -52,9 +60,7 @@ def run_all(runs, work_dir: str, workers: int) -> dict:
     t0 = time.time()
     results = {}
     totals = {r['key']: (r['arm'] if r['kind'] == 'student' else 'teacher',
-                         r.get('stage1', 0) + r.get('stage2', 0)
-                         if r['kind'] == 'student' else r['teacher_iters'])
-              for r in runs}
+                         _iterations(r)) for r in runs}
     with Manager() as manager, ProcessPoolExecutor(
             workers, mp_context=get_context('spawn'),
             max_tasks_per_child=1) as pool:
@@ -69,6 +75,9 @@ def run_all(runs, work_dir: str, workers: int) -> dict:
                     pending.remove(run)
                     running[pool.submit(execute, run, work_dir,
                                         progress)] = run
+            # cores no run uses go to the runs going (a run reads this
+            # after each of its iterations)
+            progress['threads'] = max(1, workers // max(1, len(running)))
             done, _ = wait(running, timeout=1.0,
                            return_when=FIRST_COMPLETED)
             for future in done:
@@ -102,7 +111,9 @@ def main() -> int:
         if not osp.isfile(TEACHER):
             raise SystemExit(f'{TEACHER} is missing; run tools/demo.py '
                              f'--full to train the teacher.')
-        plan = [dict(r, teacher_ckpt=TEACHER) for r in plan
+        # the final test accuracy only (the ablation also measures the
+        # validation split and the start of stage 2)
+        plan = [dict(r, teacher_ckpt=TEACHER, quick=True) for r in plan
                 if r['kind'] == 'student']
     work_dir = osp.abspath(args.work_dir)
     os.makedirs(work_dir, exist_ok=True)
@@ -120,7 +131,7 @@ def main() -> int:
             name = LABELS[arm]
             iters = (f'{run["stage1"]} + {run["stage2"]}'
                      if run['arm'] not in ('alone', 'kd') else
-                     str(run['stage2']))
+                     str(_iterations(run)))
         acc = 'diverged' if res.get('diverged') else f'{res["test_acc"]:.2f}'
         lines.append(f'| {name} | {iters} | {acc} |')
     table = '\n'.join(lines)
