@@ -263,3 +263,66 @@ def test_whole_algorithm_on_fashion_mnist(tmp_path, monkeypatch,
         'test_dataloader.dataset.indices=200'
     ], monkeypatch)
     assert 'accuracy/top1' in capsys.readouterr().out
+
+
+def _two_stage_configs():
+    return sorted(p for p in (REPO / 'configs').rglob('*.py')
+                  if '_base_' not in p.parts and
+                  'DistillStageSwitchHook' in Config.fromfile(str(p)).get(
+                      'custom_hooks', [{}]).__repr__())
+
+
+@pytest.mark.parametrize('path', _two_stage_configs(),
+                         ids=lambda p: p.stem)
+def test_stage_iters_is_the_schedule(path):
+    """Every two-stage config says its stage lengths in one place,
+    ``stage_iters``, and they are its schedule's (or None: stage 1 alone)."""
+    from mmfsp.utils.schedule_scaling import stage_lengths
+    cfg = Config.fromfile(str(path))
+    if cfg.stage_iters is None:
+        assert cfg.train_cfg.max_iters == cfg.custom_hooks[0].switch_iter
+        return
+    assert stage_lengths(cfg) == (cfg.stage_iters.stage1,
+                                  cfg.stage_iters.stage2)
+
+
+def test_one_edit_changes_both_stages():
+    """--cfg-options stage_iters.stage1=300 stage_iters.stage2=900 (or the
+    same edit in a config) moves the switch, the stage-1 and stage-2
+    schedulers and max_iters together."""
+    from mmfsp.utils.schedule_scaling import apply_stage_iters
+    cfg = Config.fromfile(
+        str(REPO / 'configs/fsp/fsp_resnet26_resnet8_1xb128_fashion-mnist.py'))
+    cfg.merge_from_dict({'stage_iters.stage1': 300, 'stage_iters.stage2': 900})
+    apply_stage_iters(cfg)
+    switch = next(h for h in cfg.custom_hooks
+                  if h.type == 'DistillStageSwitchHook')
+    assert switch.switch_iter == 300 and cfg.train_cfg.max_iters == 1200
+    first, second = cfg.param_scheduler
+    assert (first.begin, first.end, first.milestones) == (0, 300, [150, 225])
+    assert (second.begin, second.end) == (300, 1200)
+    assert second.milestones == [450, 675]  # 1500, 2250 of 3000, scaled
+    assert dict(cfg.stage_iters) == dict(stage1=300, stage2=900)
+
+
+def test_stage_iters_through_train_tool(tmp_path):
+    """A config that only edits stage_iters, and --cfg-options, through
+    tools/train.py's merge; a direct max_iters wins as before."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('train_tool',
+                                                  REPO / 'tools/train.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    child = tmp_path / 'short.py'
+    child.write_text(
+        f"_base_ = ['{REPO}/configs/fsp/"
+        "fsp_resnet26_resnet8_1xb128_fashion-mnist.py']\n"
+        'stage_iters = dict(stage1=100, stage2=200)\n')
+    args = tool.parse_args([str(child)])
+    cfg = tool.merge_args(Config.fromfile(str(child)), args)
+    assert cfg.train_cfg.max_iters == 300
+    assert cfg.param_scheduler[1].begin == 100
+    args = tool.parse_args([str(child), '--cfg-options',
+                            'train_cfg.max_iters=30'])
+    cfg = tool.merge_args(Config.fromfile(str(child)), args)
+    assert cfg.train_cfg.max_iters == 30  # --cfg-options wins
