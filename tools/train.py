@@ -99,12 +99,6 @@ def merge_args(cfg, args):
     ``--no-validate`` removes the validation parts after it, so that options
     shared with validating runs, e.g. ``val_dataloader.num_workers=0``,
     still merge)."""
-    # mmfsp: a two-stage config's stage lengths are its `stage_iters` (the
-    # one place to edit them); the schedulers, the switch and max_iters
-    # follow (mmfsp.utils.schedule_scaling)
-    from mmfsp.utils.schedule_scaling import apply_stage_iters
-    apply_stage_iters(cfg)
-
     cfg.launcher = args.launcher
 
     # work_dir: --work-dir, else the config's, else the config file's name
@@ -141,9 +135,6 @@ def merge_args(cfg, args):
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-        # mmfsp: `--cfg-options stage_iters.stage1=N` rescales the stages
-        if any(k.startswith('stage_iters') for k in args.cfg_options):
-            apply_stage_iters(cfg)
 
     if args.no_validate:
         cfg.val_cfg = None

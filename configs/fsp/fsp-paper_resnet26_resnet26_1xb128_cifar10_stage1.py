@@ -3,5 +3,3 @@
 # (fsp-paper_resnet26_resnet26_1xb128_cifar10_stage2.py).
 _base_ = ['./fsp-paper_resnet26_resnet26_1xb128_cifar10.py']
 train_cfg = dict(max_iters=21000)
-# stage 1 alone: no stage 2 to rescale
-stage_iters = None

@@ -24,4 +24,3 @@ param_scheduler = [
         gamma=0.1),
 ]
 train_cfg = dict(max_iters=85000, val_interval=4000)
-stage_iters = dict(stage1=21000, stage2=64000)

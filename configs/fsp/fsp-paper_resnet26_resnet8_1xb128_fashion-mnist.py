@@ -22,4 +22,3 @@ param_scheduler = [
         gamma=0.1),
 ]
 train_cfg = dict(max_iters=4000, val_interval=1000)
-stage_iters = dict(stage1=1000, stage2=3000)

@@ -25,4 +25,3 @@ param_scheduler = [
         gamma=0.1),
 ]
 train_cfg = dict(max_iters=96000, val_interval=4000)
-stage_iters = dict(stage1=32000, stage2=64000)

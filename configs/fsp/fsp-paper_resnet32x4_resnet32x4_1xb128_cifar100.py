@@ -39,4 +39,3 @@ custom_hooks = [
     dict(type='DistillStageSwitchHook', switch_iter=32000, stage_lr=0.1)
 ]
 train_cfg = dict(max_iters=53000, val_interval=4000)
-stage_iters = dict(stage1=32000, stage2=21000)

@@ -33,4 +33,3 @@ custom_hooks = [
     dict(type='DistillStageSwitchHook', switch_iter=21000, stage_lr=0.1)
 ]
 train_cfg = dict(max_iters=51000, val_interval=5000)
-stage_iters = dict(stage1=21000, stage2=30000)

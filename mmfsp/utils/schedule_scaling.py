@@ -143,25 +143,4 @@ def scale_two_stage_schedule(cfg, stage1: int, stage2: int):
         checkpoint['interval'] = max(1, int(round(checkpoint['interval'] *
                                                   f2)))
     train_cfg['max_iters'] = stage1 + stage2
-    if cfg.get('stage_iters') is not None:
-        cfg.stage_iters = dict(stage1=stage1, stage2=stage2)
-    return cfg
-
-
-def apply_stage_iters(cfg):
-    """Give a two-stage config the stage lengths of its ``stage_iters =
-    dict(stage1=..., stage2=...)`` (the one place a user edits, or
-    ``--cfg-options stage_iters.stage1=N``), rescaling the schedulers, the
-    switch and ``max_iters`` with :func:`scale_two_stage_schedule`; a
-    config without it (or with None) is left as it is. Returns ``cfg``."""
-    lengths = cfg.get('stage_iters')
-    if lengths is None:
-        return cfg
-    unknown = set(lengths) - {'stage1', 'stage2'}
-    if unknown or not {'stage1', 'stage2'} <= set(lengths):
-        raise ValueError(f'stage_iters must be dict(stage1=N, stage2=M), '
-                         f'got {dict(lengths)}')
-    if stage_lengths(cfg) != (lengths['stage1'], lengths['stage2']):
-        scale_two_stage_schedule(cfg, int(lengths['stage1']),
-                                 int(lengths['stage2']))
     return cfg

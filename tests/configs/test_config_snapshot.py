@@ -69,9 +69,6 @@ def as_at_ee15da3(name: str, cfg: dict) -> dict:
     assert 'work_dir' not in cfg, (
         f'{name} sets work_dir: the tools name the work dir after the config')
     cfg = back(cfg)
-    # added later: the one place of a two-stage config's stage lengths,
-    # checked against its schedule by tests/configs/test_fsp_configs.py
-    cfg.pop('stage_iters', None)
     if name in WORK_DIR_AT_EE15DA3:
         cfg['work_dir'] = WORK_DIR_AT_EE15DA3[name]
     return cfg

@@ -30,6 +30,3 @@ custom_hooks = [
         end=99000),
 ]
 train_cfg = dict(max_iters=99000, val_interval=4000)
-# The one place to change the stage lengths: tools/train.py rescales the
-# schedulers, the switch and max_iters to them (mmfsp.utils.schedule_scaling).
-stage_iters = dict(stage1=35000, stage2=64000)

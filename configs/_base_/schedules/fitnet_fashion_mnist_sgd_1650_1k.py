@@ -31,6 +31,3 @@ custom_hooks = [
         end=2650),
 ]
 train_cfg = dict(max_iters=2650, val_interval=500)
-# The one place to change the stage lengths: tools/train.py rescales the
-# schedulers, the switch and max_iters to them (mmfsp.utils.schedule_scaling).
-stage_iters = dict(stage1=1650, stage2=1000)

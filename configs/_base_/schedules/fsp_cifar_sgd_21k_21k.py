@@ -31,6 +31,3 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=42000, val_interval=3000)
 val_cfg = dict()
 test_cfg = dict()
 auto_scale_lr = dict(base_batch_size=128)
-# The one place to change the stage lengths: tools/train.py rescales the
-# schedulers, the switch and max_iters to them (mmfsp.utils.schedule_scaling).
-stage_iters = dict(stage1=21000, stage2=21000)

@@ -24,6 +24,3 @@ custom_hooks = [
     dict(type='DistillStageSwitchHook', switch_iter=1000, stage_lr=0.1)
 ]
 train_cfg = dict(max_iters=2000, val_interval=500)
-# The one place to change the stage lengths: tools/train.py rescales the
-# schedulers, the switch and max_iters to them (mmfsp.utils.schedule_scaling).
-stage_iters = dict(stage1=1000, stage2=1000)
