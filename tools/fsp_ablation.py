@@ -60,8 +60,6 @@ ARMS: Dict[str, dict] = {
     'paper': {},
     'mean': {'model.distiller.fsp_loss.reduction': 'mean',
              'optim_wrapper.optimizer.lr': 0.1},
-    'mean_lr01': {'model.distiller.fsp_loss.reduction': 'mean',
-                  'optim_wrapper.optimizer.lr': 0.01},
     'proj': {'hooks': [dict(type='WeightNormProjectionHook')]},
     'mean_proj': {'model.distiller.fsp_loss.reduction': 'mean',
                   'optim_wrapper.optimizer.lr': 0.1,
@@ -376,6 +374,7 @@ def record(results_path: str, row: dict) -> None:
 
 
 def _record_locked(results_path: str, row: dict) -> None:
+    from mmfsp.utils import atomic_write
     rows = []
     if osp.isfile(results_path):
         with open(results_path) as f:
@@ -387,10 +386,7 @@ def _record_locked(results_path: str, row: dict) -> None:
             tuple(row.get(k) for k in ident)]
     rows.append(row)
     rows.sort(key=lambda r: tuple(str(r.get(k)) for k in ident))
-    tmp = results_path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(rows, f, indent=1)
-    os.replace(tmp, results_path)
+    atomic_write(results_path, json.dumps(rows, indent=1).encode())
 
 
 def _as_row(result: dict) -> dict:
@@ -470,10 +466,8 @@ def report(results_path: str, out_md: str) -> str:
         rows = json.load(f)
     for row in rows:
         row['recommended'] = row['recipe'] == RECOMMENDED
-    tmp = results_path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(rows, f, indent=1)
-    os.replace(tmp, results_path)
+    from mmfsp.utils import atomic_write
+    atomic_write(results_path, json.dumps(rows, indent=1).encode())
     order = list(ARMS) + list(BASELINES)
     groups: Dict[tuple, List[dict]] = {}
     for row in rows:
