@@ -13,3 +13,6 @@ model = dict(
         checkpoint='work_dirs/'
         'fsp-paper_resnet26_resnet26_1xb128_fashion-mnist_stage1/iter_1000.pth',
         prefix='architecture.'))
+# one stage per run: the two-stage `stage_iters` does not apply
+stage_iters = None
+schedule_stage_iters = None

@@ -24,3 +24,6 @@ param_scheduler = [
         gamma=0.1),
 ]
 train_cfg = dict(max_iters=85000, val_interval=4000)
+# the schedule above is written for these stage lengths (docs/fsp.md)
+stage_iters = (21000, 64000)
+schedule_stage_iters = (21000, 64000)

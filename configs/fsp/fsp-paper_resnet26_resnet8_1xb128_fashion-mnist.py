@@ -22,3 +22,6 @@ param_scheduler = [
         gamma=0.1),
 ]
 train_cfg = dict(max_iters=4000, val_interval=1000)
+# the schedule above is written for these stage lengths (docs/fsp.md)
+stage_iters = (1000, 3000)
+schedule_stage_iters = (1000, 3000)

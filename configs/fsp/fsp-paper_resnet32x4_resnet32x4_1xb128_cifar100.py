@@ -39,3 +39,6 @@ custom_hooks = [
     dict(type='DistillStageSwitchHook', switch_iter=32000, stage_lr=0.1)
 ]
 train_cfg = dict(max_iters=53000, val_interval=4000)
+# the schedule above is written for these stage lengths (docs/fsp.md)
+stage_iters = (32000, 21000)
+schedule_stage_iters = (32000, 21000)

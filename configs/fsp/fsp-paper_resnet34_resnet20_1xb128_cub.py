@@ -33,3 +33,6 @@ custom_hooks = [
     dict(type='DistillStageSwitchHook', switch_iter=21000, stage_lr=0.1)
 ]
 train_cfg = dict(max_iters=51000, val_interval=5000)
+# the schedule above is written for these stage lengths (docs/fsp.md)
+stage_iters = (21000, 30000)
+schedule_stage_iters = (21000, 30000)

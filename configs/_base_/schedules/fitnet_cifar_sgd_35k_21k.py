@@ -41,3 +41,10 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=56000, val_interval=3000)
 val_cfg = dict()
 test_cfg = dict()
 auto_scale_lr = dict(base_batch_size=128)
+# The stage lengths in one edit: change `stage_iters` alone (in a child config
+# or with --cfg-options stage_iters="(s1,s2)") and mmfsp's tools rescale the
+# schedule above to it (docs/fsp.md). `schedule_stage_iters` says what the
+# schedule above is written for: a config that rewrites the schedule by hand
+# sets both to its new lengths.
+stage_iters = (35000, 21000)
+schedule_stage_iters = (35000, 21000)

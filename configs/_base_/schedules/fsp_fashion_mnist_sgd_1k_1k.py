@@ -24,3 +24,10 @@ custom_hooks = [
     dict(type='DistillStageSwitchHook', switch_iter=1000, stage_lr=0.1)
 ]
 train_cfg = dict(max_iters=2000, val_interval=500)
+# The stage lengths in one edit: change `stage_iters` alone (in a child config
+# or with --cfg-options stage_iters="(s1,s2)") and mmfsp's tools rescale the
+# schedule above to it (docs/fsp.md). `schedule_stage_iters` says what the
+# schedule above is written for: a config that rewrites the schedule by hand
+# sets both to its new lengths.
+stage_iters = (1000, 1000)
+schedule_stage_iters = (1000, 1000)

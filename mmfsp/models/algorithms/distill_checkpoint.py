@@ -12,10 +12,13 @@ student config (an mmpretrain ``ImageClassifier``) loads it. In a config,
 Files are read through mmengine's ``CheckpointLoader``, i.e. mmfsp's
 ``weights_only=True`` loaders. See docs/fsp.md and docs/generations.md.
 """
+import logging
 import os.path as osp
 from collections import OrderedDict
-from typing import Optional
+from typing import Optional, Tuple
 
+from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.runner.checkpoint import (_load_checkpoint, load_state_dict,
                                         save_checkpoint)
 from torch import nn
@@ -113,6 +116,44 @@ def _check_num_classes(teacher: nn.Module, state: dict,
         f'model.architecture.head.num_classes, for a logits loss).')
 
 
+def finished_run_checkpoint(
+        work_dir: str) -> Optional[Tuple[str, dict, Tuple[int, int]]]:
+    """The checkpoint a work dir's ``last_checkpoint`` names, and how far
+    its run got.
+
+    tools/train.py writes ``iter_<max_iters>.pth``; a teacher trained with
+    another length (``--cfg-options train_cfg.max_iters=...``) has another
+    file name, so a config's ``teacher_ckpt`` falls back to the work dir's
+    last checkpoint, *if* that run finished.
+
+    Args:
+        work_dir (str): a tools/train.py work dir.
+
+    Returns:
+        tuple, optional: ``(path, checkpoint, (done, total))`` with the
+        iterations (epochs for an epoch-based run) the checkpoint reached
+        and the run's ``train_cfg`` length; None when the work dir has no
+        ``last_checkpoint`` or the file it names does not exist.
+    """
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(pointer):
+        return None
+    with open(pointer, encoding='utf-8') as f:
+        path = f.read().strip()
+    if not osp.isfile(path):
+        return None
+    checkpoint = _load_checkpoint(path, map_location='cpu')
+    meta = checkpoint.get('meta', {}) if isinstance(checkpoint, dict) else {}
+    try:
+        train_cfg = Config.fromstring(meta['cfg'], '.py').train_cfg
+    except Exception:  # no or an unreadable config: the run is unknown
+        return path, checkpoint, (-1, 0)
+    if train_cfg.get('max_iters') is not None:
+        return path, checkpoint, (meta.get('iter', -1), train_cfg.max_iters)
+    return path, checkpoint, (meta.get('epoch', -1),
+                              train_cfg.get('max_epochs', 0))
+
+
 def load_teacher_weights(teacher: nn.Module,
                          filename: Optional[str],
                          map_location: str = 'cpu') -> None:
@@ -134,12 +175,29 @@ def load_teacher_weights(teacher: nn.Module,
             'The distillation config has no teacher checkpoint '
             f'(model.teacher_ckpt=None). {_train_hint("")}, {override}.')
     is_local = '://' not in filename
+    checkpoint = None
     if is_local and not osp.isfile(osp.expanduser(filename)):
-        raise MissingTeacherCheckpointError(
-            f'Teacher checkpoint {filename!r} does not exist. '
-            f'{_train_hint(filename)}, {override}.')
-    state = student_state_dict(
-        _load_checkpoint(filename, map_location=map_location), plain_ok=True)
+        found = finished_run_checkpoint(osp.dirname(osp.expanduser(filename)))
+        if found is None:
+            raise MissingTeacherCheckpointError(
+                f'Teacher checkpoint {filename!r} does not exist. '
+                f'{_train_hint(filename)}, {override}.')
+        path, checkpoint, (done, total) = found
+        if done != total:
+            raise MissingTeacherCheckpointError(
+                f'Teacher checkpoint {filename!r} does not exist, and its '
+                f'work dir holds an unfinished run (last checkpoint '
+                f'{path!r}: {done} of {total}). Finish it (the teacher '
+                f'config with --resume), {override}.')
+        print_log(
+            f'Teacher checkpoint {filename!r} does not exist; using the '
+            f'final checkpoint of the finished run in its work dir, '
+            f'{path!r} ({done} of {total}).', logger='current',
+            level=logging.WARNING)
+        filename = path
+    if checkpoint is None:
+        checkpoint = _load_checkpoint(filename, map_location=map_location)
+    state = student_state_dict(checkpoint, plain_ok=True)
     _check_num_classes(teacher, state, filename)
     try:
         load_state_dict(teacher, state, strict=True)

@@ -244,3 +244,37 @@ def test_distill_checkpoint_gives_student_and_next_teacher(
     nxt = build(str(path))
     torch.testing.assert_close(nxt.teacher.backbone.conv1.weight,
                                model.architecture.backbone.conv1.weight)
+
+
+def _teacher_run(work_dir, done, total, state):
+    """A tools/train.py work dir whose run reached ``done`` of ``total``
+    iterations (meta as mmengine's Runner writes it)."""
+    work_dir.mkdir()
+    path = work_dir / f'iter_{done}.pth'
+    meta = dict(iter=done, epoch=0,
+                cfg=f'train_cfg = dict(by_epoch=False, max_iters={total})\n')
+    torch.save(dict(meta=meta, state_dict=state), path)
+    (work_dir / 'last_checkpoint').write_text(str(path))
+    return path
+
+
+def test_missing_teacher_file_falls_back_to_a_finished_run(
+        teacher_ckpt, tmp_path):
+    """A teacher trained with another length (iter_1000.pth, not the
+    config's iter_3000.pth) is found through its work dir's
+    last_checkpoint, and the fallback is logged."""
+    state = torch.load(teacher_ckpt, weights_only=True)['state_dict']
+    work_dir = tmp_path / 'resnet8_teacher'
+    _teacher_run(work_dir, 1000, 1000, state)
+    model = build(str(work_dir / 'iter_3000.pth'))
+    for key, value in state.items():
+        torch.testing.assert_close(model.teacher.state_dict()[key], value)
+
+
+def test_unfinished_teacher_run_is_refused(teacher_ckpt, tmp_path):
+    state = torch.load(teacher_ckpt, weights_only=True)['state_dict']
+    work_dir = tmp_path / 'resnet8_teacher'
+    _teacher_run(work_dir, 500, 3000, state)
+    with pytest.raises(MissingTeacherCheckpointError,
+                       match='unfinished run.*500 of 3000'):
+        build(str(work_dir / 'iter_3000.pth'))
