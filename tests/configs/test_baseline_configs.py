@@ -231,5 +231,6 @@ def test_each_run_has_its_own_work_dir():
     names of the shipped configs are unique across the folders."""
     assert [p for p in CONFIGS if 'work_dir' in _assigned(p)] == []
     shipped = [p.stem for p in CONFIGS if '_base_' not in p.parts]
-    assert len(shipped) == 61 + 7  # + the recommended FSP recipes
+    # + the recommended FSP recipes, + the DenseNet-BC generations
+    assert len(shipped) == 61 + 7 + 8
     assert len(set(shipped)) == len(shipped)

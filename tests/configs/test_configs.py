@@ -29,7 +29,10 @@ DISTILL_FOLDERS = ('fsp', 'kd', 'fitnet')
 
 
 def network_name(backbone) -> str:
-    """The name field of a network: resnet<depth>[x<width>]."""
+    """The name field of a network: resnet<depth>[x<width>], or
+    densenet-bc<depth>-k<growth rate>."""
+    if backbone.type == 'DenseNetBC':
+        return f'densenet-bc{backbone.depth}-k{backbone.growth_rate}'
     if backbone.type == 'StagedResNet':  # BasicBlocks: 2 convs per block
         depth = 2 * sum(backbone.stage_blocks) + 2
     else:

@@ -3,7 +3,10 @@
 in Generations"; arXiv:1805.05551) measure the tolerant teacher's effect.
 Their Dist^C and Dist^S are not defined exactly; what mmfsp reports
 (``top{K}_same_superclass``, ``superclass_mass``, ``superclass_share``):
-docs/losses_and_metrics.md ("Secondary-class metric").
+docs/losses_and_metrics.md ("Secondary-class metric"). Fashion-MNIST has
+no superclasses; mmfsp's grouping of its 10 classes
+(:data:`FASHION_MNIST_SUPERCLASSES`) is explained in docs/generations.md
+("The secondary-class metric on Fashion-MNIST").
 """
 import pickle
 from pathlib import Path
@@ -11,12 +14,43 @@ from typing import Optional, Sequence
 
 import torch
 from mmengine.evaluator import BaseMetric
+from mmpretrain.datasets import FashionMNIST
 from torch import Tensor
 
 from mmfsp.registry import METRICS
 
 _EXCLUDE = ('label', 'pred')
 _CIFAR100_URL = 'https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz'
+
+#: mmfsp's superclasses of Fashion-MNIST (docs/generations.md): garments
+#: worn on the upper body (a dress included: its images share the tops'
+#: silhouette, and a trained classifier confuses it with them, not with
+#: trousers), footwear, and the two classes with no look-alike among the
+#: ten, each alone.
+FASHION_MNIST_SUPERCLASSES: dict[str, tuple[str, ...]] = {
+    'upper-body garments':
+    ('T-shirt/top', 'Pullover', 'Dress', 'Coat', 'Shirt'),
+    'trousers': ('Trouser', ),
+    'footwear': ('Sandal', 'Sneaker', 'Ankle boot'),
+    'bags': ('Bag', ),
+}
+
+
+def fashion_mnist_fine_to_coarse() -> list[int]:
+    """The superclass index (the order of :data:`FASHION_MNIST_SUPERCLASSES`)
+    of each Fashion-MNIST class, in the class order of mmpretrain's
+    ``FashionMNIST``: ``[0, 1, 0, 0, 0, 2, 0, 2, 3, 2]``."""
+    coarse_of = {
+        name: i
+        for i, names in enumerate(FASHION_MNIST_SUPERCLASSES.values())
+        for name in names
+    }
+    classes = FashionMNIST.METAINFO['classes']
+    if sorted(coarse_of) != sorted(classes):
+        raise ValueError(f'the Fashion-MNIST superclasses name '
+                         f'{sorted(coarse_of)}, mmpretrain\'s FashionMNIST '
+                         f'has {sorted(classes)}')
+    return [coarse_of[name] for name in classes]
 
 
 class _LabelsUnpickler(pickle.Unpickler):
@@ -93,8 +127,10 @@ def secondary_class_stats(scores: Tensor,
 
     Returns:
         ``same_superclass`` (fraction of the k secondary classes in the true
-        superclass), ``superclass_mass`` and ``superclass_share`` (NaN where
-        undefined).
+        superclass), ``superclass_mass`` and ``superclass_share``. NaN where
+        undefined: all three for an image whose true class is alone in its
+        superclass (no class can share it), the share where the model puts
+        no mass outside the left-out class.
     """
     num, num_classes = scores.shape
     if fine_to_coarse.numel() != num_classes:
@@ -120,8 +156,12 @@ def secondary_class_stats(scores: Tensor,
     other_mass = (scores * not_label).sum(dim=1)
     share = torch.where(other_mass > 0, mass / other_mass,
                         torch.full_like(mass, float('nan')))
+    alone = ~(in_superclass & not_label).any(dim=1)
+    nan = torch.tensor(float('nan'))
     return dict(
-        same_superclass=same, superclass_mass=mass, superclass_share=share)
+        same_superclass=torch.where(alone, nan, same),
+        superclass_mass=torch.where(alone, nan, mass),
+        superclass_share=torch.where(alone, nan, share))
 
 
 @METRICS.register_module()
@@ -129,12 +169,21 @@ class SecondaryClassMetric(BaseMetric):
     """Superclass agreement of the secondary classes (module docstring).
 
     Needs ``pred_score`` in the predictions (mmpretrain's classifiers and
-    mmfsp's ensemble set it). Example::
+    mmfsp's ensemble set it). Images whose class is alone in its superclass
+    are left out of the means (see :func:`secondary_class_stats`).
+    Example::
 
         test_evaluator = [
             dict(type='Accuracy', topk=(1, 5)),
             dict(type='SecondaryClassMetric', data_root='data/cifar100'),
         ]
+
+    On Fashion-MNIST (``configs/_base_/datasets/
+    fashion_mnist_bs128_secondary.py``), with mmfsp's grouping
+    (:func:`fashion_mnist_fine_to_coarse`)::
+
+        dict(type='SecondaryClassMetric', k=2,
+             fine_to_coarse=[0, 1, 0, 0, 0, 2, 0, 2, 3, 2])
 
     Args:
         k: number of secondary classes. Defaults to 4.

@@ -6,10 +6,15 @@ import pytest
 import torch
 from mmpretrain.structures import DataSample
 
-from mmfsp.evaluation import (SecondaryClassMetric,
+from mmengine.config import Config
+
+from mmfsp.evaluation import (FASHION_MNIST_SUPERCLASSES,
+                              SecondaryClassMetric,
+                              fashion_mnist_fine_to_coarse,
                               load_cifar100_fine_to_coarse,
                               secondary_class_stats)
 from mmfsp.registry import METRICS
+from tests.conftest import REPO_ROOT
 
 # 6 fine classes in 3 superclasses: {0, 1}, {2, 3}, {4, 5}
 FINE_TO_COARSE = [0, 0, 1, 1, 2, 2]
@@ -134,3 +139,63 @@ def test_file_with_code_is_refused(tmp_path):
         pickle.dump({b'fine_labels': [Evil()]}, f)
     with pytest.raises(pickle.UnpicklingError, match='refused'):
         load_cifar100_fine_to_coarse(str(tmp_path))
+
+
+def test_a_class_alone_in_its_superclass_is_left_out():
+    # classes {0, 1}, {2} (alone), {3, 4}
+    fine_to_coarse = torch.tensor([0, 0, 1, 2, 2])
+    scores = torch.tensor([[0.6, 0.3, 0.05, 0.03, 0.02],
+                           [0.1, 0.1, 0.6, 0.1, 0.1],
+                           [0.1, 0.1, 0.1, 0.3, 0.4]])
+    stats = secondary_class_stats(scores, torch.tensor([0, 2, 3]),
+                                  fine_to_coarse, k=1)
+    for name in ('same_superclass', 'superclass_mass', 'superclass_share'):
+        assert torch.isnan(stats[name][1]), name
+        assert not torch.isnan(stats[name][[0, 2]]).any(), name
+    torch.testing.assert_close(stats['same_superclass'][[0, 2]],
+                               torch.tensor([1.0, 1.0]))
+    metric = SecondaryClassMetric(k=1, fine_to_coarse=[0, 0, 1, 2, 2])
+    result = run_metric(metric, scores, torch.tensor([0, 2, 3]))
+    # the mean over the two counted images only
+    assert result['secondary/top1_same_superclass'] == 1.0
+    assert result['secondary/superclass_mass'] == pytest.approx(
+        (0.3 + 0.4) / 2)
+
+
+def test_fashion_mnist_grouping():
+    fine_to_coarse = fashion_mnist_fine_to_coarse()
+    assert fine_to_coarse == [0, 1, 0, 0, 0, 2, 0, 2, 3, 2]
+    assert list(FASHION_MNIST_SUPERCLASSES) == [
+        'upper-body garments', 'trousers', 'footwear', 'bags'
+    ]
+    classes = ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
+               'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot')
+    by_name = dict(zip(classes, fine_to_coarse))
+    assert {by_name[c] for c in ('Sandal', 'Sneaker', 'Ankle boot')} == {2}
+    assert by_name['Dress'] == by_name['Shirt'] == by_name['Coat']
+    assert len({by_name['Trouser'], by_name['Bag'], by_name['Shirt'],
+                by_name['Sneaker']}) == 4
+
+
+def test_fashion_mnist_secondary_config_uses_the_grouping():
+    cfg = Config.fromfile(
+        str(REPO_ROOT / 'configs/_base_/datasets/'
+            'fashion_mnist_bs128_secondary.py'))
+    accuracy, secondary = cfg.test_evaluator
+    assert accuracy['type'] == 'Accuracy'
+    assert secondary['fine_to_coarse'] == fashion_mnist_fine_to_coarse()
+    assert cfg.val_evaluator == cfg.test_evaluator
+    # a model that puts its secondary mass on the look-alikes of each class
+    # scores 1.0; one that puts it on the other groups scores 0.0
+    labels = torch.arange(10)
+    coarse = torch.tensor(fashion_mnist_fine_to_coarse())
+    same = coarse[:, None] == coarse[None, :]
+    metric = METRICS.build(secondary)
+    good = torch.where(same, 0.1, 0.01) + torch.eye(10)
+    bad = torch.where(same, 0.01, 0.1) + torch.eye(10)
+    good_result = run_metric(metric, good / good.sum(1, keepdim=True),
+                             labels)
+    metric = METRICS.build(secondary)
+    bad_result = run_metric(metric, bad / bad.sum(1, keepdim=True), labels)
+    assert good_result['secondary/top2_same_superclass'] == 1.0
+    assert bad_result['secondary/top2_same_superclass'] == 0.0

@@ -1,0 +1,6 @@
+# D(0.7, 0.6) on CIFAR-100 with DenseNet-BC-190 (growth 40): a milder
+# tolerant teacher. The patriarch is trained with 0.7 * CE + 0.3 * TSD
+# (K = 5); every later generation with 0.4 * CE + 0.6 * KL(p_T || p_S).
+# Network and schedule: the D(1.0, 0.0) config.
+_base_ = ['./tolerant-eta10-lam00_densenet-bc190-k40_1xb64_cifar100.py']
+generations = dict(eta=0.7, lam=0.6)
