@@ -18,8 +18,16 @@ listing every error. Nothing here imports mmfsp's engine or models.
 Errors that need built modules or files are reported where those are built,
 also before the first iteration (docs/failure_and_recovery.md, "Config
 errors stop the run before it starts").
+
+A fix is printed as command-line options (:func:`format_cfg_options`,
+``--cfg-options key=value ...``) to append to the command as they are;
+:func:`with_cfg_options` applies one to a copy of a config exactly as
+``--cfg-options`` does, so that a class prints only fixes its own check
+accepts, and :func:`parse_cfg_options` reads them back from a message.
 """
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+import copy
+import re
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 #: The config entries that hold hooks (looked up in HOOKS; the model and
 #: every typed dict inside it are looked up in MODELS).
@@ -50,6 +58,85 @@ def get_entry(cfg: Any, key: str) -> Any:
         else:
             return None
     return node
+
+
+def _literal(value: Any) -> str:
+    """``value`` (a number, bool, None, or a list / tuple of them) written
+    as mmengine's ``DictAction`` reads it back."""
+    if isinstance(value, (list, tuple)):
+        inner = ','.join(_literal(v) for v in value)
+        return f'[{inner}]' if isinstance(value, list) else f'({inner},)' \
+            if len(value) == 1 else f'({inner})'
+    if isinstance(value, float) and value.is_integer():
+        return repr(value)  # '2.0', not '2' (DictAction would read an int)
+    return str(value)
+
+
+def format_cfg_options(options: Dict[str, Any]) -> str:
+    """``'--cfg-options a.b=1 c=[2,3]'``: ``options`` (dotted key -> value)
+    as command-line options that ``tools/train.py`` reads back into exactly
+    these values."""
+    return '--cfg-options ' + ' '.join(
+        f'{key}={_literal(value)}' for key, value in options.items())
+
+
+#: One ``--cfg-options`` fix in a message: the ``key=value`` tokens after
+#: it (a message puts a space or a line break after the last value).
+_CFG_OPTIONS = re.compile(r'--cfg-options((?: [\w.]+=\S+)+)')
+
+
+def parse_cfg_options(text: str) -> List[Dict[str, Any]]:
+    """The fixes written by :func:`format_cfg_options` in ``text``, in
+    order, each read as ``--cfg-options`` reads it (mmengine's
+    ``DictAction``)."""
+    from mmengine.config import DictAction
+    return [{
+        key: DictAction._parse_iterable(value)
+        for key, value in (p.split('=', 1) for p in match.group(1).split())
+    } for match in _CFG_OPTIONS.finditer(text)]
+
+
+def with_cfg_options(cfg: Any, options: Dict[str, Any]) -> Any:
+    """A copy of ``cfg`` (a ``Config`` or a dict) with ``options`` merged in
+    as ``--cfg-options`` merges them (``Config.merge_from_dict``)."""
+    from mmengine.config import Config
+    plain = cfg.to_dict() if isinstance(cfg, Config) else cfg
+    merged = Config(copy.deepcopy(dict(plain)))
+    merged.merge_from_dict(options)
+    return merged
+
+
+def iter_max_iters(cfg: Any) -> Optional[int]:
+    """``train_cfg.max_iters`` of an iteration-based training, else None
+    (mmengine: ``type='IterBasedTrainLoop'``, or no type and
+    ``by_epoch=False``)."""
+    train_cfg = cfg.get('train_cfg')
+    if not isinstance(train_cfg, dict):
+        return None
+    loop = train_cfg.get('type')
+    iter_based = train_cfg.get('by_epoch') is False if loop is None else \
+        type_name(loop) == 'IterBasedTrainLoop'
+    max_iters = train_cfg.get('max_iters')
+    return int(max_iters) if iter_based and isinstance(max_iters, int) \
+        else None
+
+
+def distill_loss_stages(cfg: Any, loss_name: str) -> Optional[List[int]]:
+    """The stages (1-based) of ``cfg.model.stages`` that compute the distill
+    loss ``loss_name`` (a stage's ``distill_losses``, ``'all'`` by
+    default); None when the model has no ``stages`` (one stage computing
+    every loss)."""
+    model = cfg.get('model')
+    stages = model.get('stages') if isinstance(model, dict) else None
+    if not isinstance(stages, (list, tuple)):
+        return None
+    used = []
+    for k, stage in enumerate(stages, start=1):
+        names = stage.get('distill_losses', 'all') \
+            if isinstance(stage, dict) else []
+        if names == 'all' or loss_name in (names or []):
+            used.append(k)
+    return used
 
 
 def typed_entries(cfg: Any) -> Iterator[Tuple[str, str, Any]]:

@@ -62,32 +62,47 @@ def test_switch_at_the_end_is_stage1_alone_and_after_it_an_error():
     message = str(info.value)
     assert 'iteration 2001, after the end of training' in message
     assert 'train_cfg.max_iters=2000' in message
-    assert 'custom_hooks.0.switch_iter <= 2000' in message
+    assert '--cfg-options custom_hooks.0.switch_iter=1000\n' in message
+    assert message.endswith('--cfg-options custom_hooks.0.switch_iter=2000')
 
 
 @pytest.mark.parametrize('options, expected', [
     # The switch moved on the command line, the schedule not: the stage-1
-    # scheduler runs across it and the stage-2 one begins late.
+    # scheduler runs across it and the stage-2 one begins late. One error,
+    # whose fixes each fix both (tests/utils/test_config_check_fixes.py
+    # applies them and follows the lr).
     ({'custom_hooks.0.switch_iter': 500}, [
         'param_scheduler[0] (MultiStepLR, begin=0, end=1000) runs across '
-        'the stage switch at iteration 500', 'param_scheduler.0.end=500',
-        'begins at iteration 1000', 'param_scheduler.1.begin=500'
+        'the switch', 'begins 500 iterations after it',
+        '--cfg-options custom_hooks.0.switch_iter=1000\n',
+        '--cfg-options param_scheduler.0.end=500 '
+        'param_scheduler.0.milestones=[250,375] param_scheduler.1.begin=500 '
+        'param_scheduler.1.milestones=[750,1125]'
     ]),
     ({'custom_hooks.0.switch_iter': 1500}, [
         'param_scheduler[1] (MultiStepLR, begin=1000, end=2000) runs '
-        'across the stage switch at iteration 1500'
+        'across the switch', 'custom_hooks.0.switch_iter=1000',
+        'param_scheduler.0.end=1500 param_scheduler.0.milestones=[750,1125]'
+        ' param_scheduler.1.begin=1500 param_scheduler.1.milestones=[250,375]'
     ]),
     ({'param_scheduler.1.begin': 1200}, [
-        'begins at iteration 1200', '200 iterations after the restart',
-        'param_scheduler.1.begin=1000', 'custom_hooks.0.switch_iter=1200'
+        'begins 200 iterations after it',
+        'param_scheduler.1.begin=1000 param_scheduler.1.end=1800',
+        'custom_hooks.0.switch_iter=1200'
     ]),
-    ({'param_scheduler.1.begin': 800}, ['begin=800, end=2000) runs across']),
+    ({'param_scheduler.1.begin': 800}, [
+        'begin=800, end=2000) runs across',
+        'param_scheduler.1.begin=1000 param_scheduler.1.end=2200'
+    ]),
 ])
 def test_stage2_schedule_must_begin_at_the_switch(options, expected):
     with pytest.raises(ConfigError) as info:
         _check(FSP, **options)
+    message = str(info.value)
+    assert 'The config has 1 error(s)' in message
+    assert 'stage-1 lr schedule' not in message
     for text in expected:
-        assert text in str(info.value)
+        assert text in message
 
 
 def test_without_stage_lr_the_schedulers_own_the_lr():
@@ -234,6 +249,12 @@ def test_check_flag_exits_0_for_a_good_config(
     # found in the config
     ([f'custom_hooks.0.switch_iter={MAX_ITERS + 1}'],
      ['ConfigError: The config has 1 error(s)', 'after the end of training']),
+    # the switch moved alone (the schedule switches at SWITCH = 4)
+    (['custom_hooks.0.switch_iter=6'],
+     ['ConfigError: The config has 1 error(s)', 'runs across the switch',
+      '--cfg-options custom_hooks.0.switch_iter=4\n',
+      '--cfg-options param_scheduler.0.end=6']),
+
     (['train_dataloader.dataset.data_root=/nonexistent'],
      ['FileNotFoundError', '/nonexistent/train-images-idx3-ubyte']),
     # found by building the model
@@ -256,6 +277,30 @@ def test_check_flag_exits_nonzero_with_what_to_change(
     assert not work_dir.exists(), 'the Runner was built'
 
 
+def test_check_flag_refuses_a_weight_schedule_longer_than_the_run(
+        tmp_path, monkeypatch, tiny_fashion_mnist, tiny_teacher):
+    cfg = write_fsp_cfg(
+        tmp_path / 'weight.py', tiny_fashion_mnist, tiny_teacher, hooks=[
+            "dict(type='LossWeightScheduleHook', module='architecture.head."
+            "loss_module', start_value=1.0, end_value=0.5, end=100)"
+        ])
+    work_dir = tmp_path / 'work'
+    with pytest.raises(SystemExit) as info:
+        run_tool('train.py', [cfg, '--work-dir', work_dir, '--check'],
+                 monkeypatch)
+    message = info.value.code
+    assert ('custom_hooks[1] (LossWeightScheduleHook) schedules the weight '
+            'of architecture.head.loss_module over iterations [0, 100), '
+            f'but training ends at {MAX_ITERS}') in message
+    assert f'--cfg-options custom_hooks.1.end={MAX_ITERS}\n' in message
+    assert message.endswith('--cfg-options train_cfg.max_iters=100')
+    assert not work_dir.exists(), 'the Runner was built'
+    # the printed fix, applied: accepted
+    run_tool('train.py', [cfg, '--work-dir', work_dir, '--check',
+                          '--cfg-options', f'custom_hooks.1.end={MAX_ITERS}'],
+             monkeypatch)
+
+
 def test_each_class_checks_its_own_part():
     """The rules live with the classes that own them; check_config asks the
     classes the config names (looked up in the registries, or by the given
@@ -264,8 +309,8 @@ def test_each_class_checks_its_own_part():
     cfg = Config.fromfile(str(REPO_ROOT / FSP))
     cfg.merge_from_dict({'custom_hooks.0.switch_iter': 2001})
     errors = DistillStageSwitchHook.check_config(cfg, 'custom_hooks.0')
-    assert len(errors) == 1 and 'custom_hooks.0.switch_iter <= 2000' in \
-        errors[0]
+    assert len(errors) == 1 and \
+        '--cfg-options custom_hooks.0.switch_iter=2000' in errors[0]
     assert SingleTeacherDistill.check_config(cfg, 'model') == []
     cfg.model.stages = [dict(student_loss=False, distill_losses=[])]
     assert SingleTeacherDistill.check_config(cfg, 'model') == [

@@ -17,19 +17,26 @@ with ``i`` the 0-based ``runner.iter``: the first iteration of the window
 (``begin``) gets ``start_value``, the last one (``end - 1``) ``end_value``;
 iterations before the window get ``start_value``, after it ``end_value``
 (a one-iteration window gives ``end_value``).
+A window that ends after the training does is refused before training
+(:meth:`LossWeightScheduleHook.check_config`): the weight would never reach
+``end_value``. (One of a loss that only some stages compute must also lie
+in those stages: ``DistillStageSwitchHook.check_config``.)
 Nothing is stored, so a resumed run gets exactly the weight it would have had
 (resume-safe). The weight is logged as ``<name>_weight`` with ``loss`` taken
 out of the loss's name (``kd_weight`` for ``loss_kd``): mmengine's log
 processor averages every key containing ``loss`` over its window, and the log
 should show the weight of the iteration.
 """
-from typing import Optional
+from typing import List, Optional
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch import nn
 
 from mmfsp.registry import HOOKS
+from mmfsp.utils.config_check import (distill_loss_stages,
+                                      format_cfg_options, get_entry,
+                                      iter_max_iters, type_name)
 
 
 def linear_weight(i: int, begin: int, end: int, start_value: float,
@@ -97,6 +104,68 @@ class LossWeightScheduleHook(Hook):
                 'loss', '')
             log_key = f'{name}_weight' if name else 'weight'
         self.log_key = log_key
+
+    @classmethod
+    def check_config(cls, cfg, key: str) -> List[str]:
+        """The errors of the hook at ``key`` (``'custom_hooks.1'``) of
+        ``cfg`` (see :func:`mmfsp.utils.check_config`): a window ending
+        after an iteration-based training (``end > train_cfg.max_iters``,
+        e.g. the KD configs' ``end=3000`` with a shortened run), whose last
+        weights would never be reached. The fixes: end the window with the
+        run, or train as long as the window."""
+        hook = get_entry(cfg, key)
+        max_iters = iter_max_iters(cfg)
+        if not isinstance(hook, dict) or max_iters is None:
+            return []
+        begin, end = hook.get('begin', 0), hook.get('end')
+        if not isinstance(begin, int) or not isinstance(end, int) or \
+                end <= max_iters or cls._loss_never_computed(
+                    cfg, hook.get('loss_name'), max_iters):
+            return []
+        start, stop = hook.get('start_value'), hook.get('end_value')
+        last = linear_weight(max_iters - 1, begin, end, float(start),
+                             float(stop)) if isinstance(
+                                 start, (int, float)) and isinstance(
+                                     stop, (int, float)) else None
+        label = hook.get('loss_name') or hook.get('module')
+        index = key.rsplit('.', 1)
+        where = f'{index[0]}[{index[1]}]' if len(index) == 2 else key
+        reached = '' if last is None else (
+            f' It would end training at {last:.4g}, never reaching '
+            f'{float(stop):g}.')
+        fixes = [(f'train as long as the weight schedule, {end} iterations',
+                  {'train_cfg.max_iters': end})]
+        if begin < max_iters:
+            fixes.insert(0, (
+                f'end the weight schedule with the run (the weight reaches '
+                f'{stop} at the last iteration, {max_iters - 1})', {
+                    f'{key}.end': max_iters}))
+        lines = ''.join(f'\n     - {text}: {format_cfg_options(options)}'
+                        for text, options in fixes)
+        return [
+            f'{where} ({type_name(hook.get("type"))}) schedules the weight '
+            f'of {label} over iterations [{begin}, {end}), but training '
+            f'ends at {max_iters} (train_cfg.max_iters).{reached} Fix it in '
+            f'one of these ways (applied as printed, after the other '
+            f'--cfg-options):{lines}'
+        ]
+
+    @staticmethod
+    def _loss_never_computed(cfg, loss_name: Optional[str],
+                             max_iters: int) -> bool:
+        """Whether the distill loss ``loss_name`` is computed only in stages
+        that a ``DistillStageSwitchHook`` starts at or after the end of
+        training (e.g. FitNet's KD loss in a run of stage 1 alone)."""
+        used = distill_loss_stages(cfg, loss_name) if loss_name else None
+        if not used:
+            return False
+        starts = {1: 0}
+        for hook in cfg.get('custom_hooks') or []:
+            if isinstance(hook, dict) and type_name(
+                    hook.get('type')) == 'DistillStageSwitchHook' and \
+                    isinstance(hook.get('switch_iter'), int):
+                starts[hook.get('stage', 2)] = hook['switch_iter']
+        return all(starts.get(k, 0) >= max_iters for k in used)
 
     @property
     def _label(self) -> str:

@@ -85,3 +85,29 @@ def test_any_module_by_name(tmp_path):
                       float)
     torch.testing.assert_close(torch.tensor(model.seen[-1]),
                                torch.tensor(1.0))
+
+
+def _weight_cfg(max_iters, by_epoch=False, **hook):
+    return dict(
+        train_cfg=dict(by_epoch=by_epoch, max_iters=max_iters,
+                       max_epochs=3),
+        custom_hooks=[hook_cfg(**hook)])
+
+
+def test_check_config_refuses_a_window_past_the_end_of_training():
+    from mmfsp.utils.config_check import parse_cfg_options
+    check = LossWeightScheduleHook.check_config
+    assert check(_weight_cfg(6), 'custom_hooks.0') == []  # end == max_iters
+    assert check(_weight_cfg(10), 'custom_hooks.0') == []  # ends earlier
+    assert check(_weight_cfg(4, by_epoch=True), 'custom_hooks.0') == []
+    errors = check(_weight_cfg(4), 'custom_hooks.0')
+    assert len(errors) == 1
+    assert ('custom_hooks[0] (LossWeightScheduleHook) schedules the weight '
+            'of loss_kd over iterations [2, 6), but training ends at 4 '
+            '(train_cfg.max_iters). It would end training at 3, never '
+            'reaching 1.') in errors[0]
+    assert parse_cfg_options(errors[0]) == [{'custom_hooks.0.end': 4},
+                                            {'train_cfg.max_iters': 6}]
+    # a window that begins after the end: only training longer fixes it
+    errors = check(_weight_cfg(2), 'custom_hooks.0')
+    assert parse_cfg_options(errors[0]) == [{'train_cfg.max_iters': 6}]
