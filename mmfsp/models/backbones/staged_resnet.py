@@ -4,12 +4,16 @@ He et al.'s ImageNet ResNet (7x7 stride-2 stem, 3x3 max pool, four stages of
 64/128/256/512 channels with strides 1, 2, 2, 2) where ``stage_blocks`` is a
 parameter instead of a depth lookup. The FSP paper's CUB-200-2011 student is
 ResNet-20 with ``stage_blocks=(2, 2, 3, 2)`` BasicBlocks; ``(2, 2, 2, 2)`` and
-``(3, 4, 6, 3)`` give ResNet-18 and ResNet-34 exactly as mmpretrain builds them.
+``(3, 4, 6, 3)`` give ResNet-18 and ResNet-34 exactly as mmpretrain builds them
+(the same modules and parameters). Initialisation is the paper's: MSRA
+(Kaiming) convs and unit BN scales; unlike mmpretrain's ``ResNet``, the last BN
+of each block is zero-initialised only with ``zero_init_residual=True`` (as in
+mmfsp's ``CifarResNet``).
 
 Module names: ``conv1`` / ``norm1`` / ``relu`` / ``maxpool`` (stem),
 ``layer1`` .. ``layer4`` (stages).
 """
-from typing import Sequence
+from typing import Optional, Sequence
 
 from mmpretrain.models.backbones.resnet import BasicBlock, Bottleneck, ResNet
 
@@ -25,14 +29,19 @@ class StagedResNet(ResNet):
     Args:
         stage_blocks (Sequence[int]): number of blocks in each stage.
         block (str): ``'BasicBlock'`` or ``'Bottleneck'``.
+        out_indices (Sequence[int], optional): stages whose outputs are
+            returned; the last stage when omitted.
+        zero_init_residual (bool): zero-init the last BN of each block (a
+            later trick, not in the FSP paper). Defaults to False.
         **kwargs: the remaining arguments of mmpretrain's ``ResNet``
-            (``in_channels``, ``out_indices``, ``strides``, ``init_cfg``...).
+            (``in_channels``, ``strides``, ``norm_cfg``, ``init_cfg``...).
     """
 
     def __init__(self,
                  stage_blocks: Sequence[int] = (2, 2, 3, 2),
                  block: str = 'BasicBlock',
-                 out_indices: Sequence[int] = (3, ),
+                 out_indices: Optional[Sequence[int]] = None,
+                 zero_init_residual: bool = False,
                  **kwargs) -> None:
         if block not in _BLOCKS:
             raise ValueError(
@@ -44,6 +53,13 @@ class StagedResNet(ResNet):
         layers_per_block = 2 if block == 'BasicBlock' else 3
         depth = layers_per_block * sum(stage_blocks) + 2
         num_stages = len(stage_blocks)
+        out_indices = (num_stages - 1, ) if out_indices is None else tuple(
+            int(i) for i in out_indices)
+        if not out_indices or not all(0 <= i < num_stages
+                                      for i in out_indices):
+            raise ValueError(f'out_indices must index the {num_stages} '
+                             f'stages of stage_blocks={stage_blocks}, got '
+                             f'{out_indices}')
         self.__dict__['arch_settings'] = {
             depth: (_BLOCKS[block], stage_blocks)
         }
@@ -52,5 +68,6 @@ class StagedResNet(ResNet):
         super().__init__(
             depth,
             num_stages=num_stages,
-            out_indices=tuple(out_indices),
+            out_indices=out_indices,
+            zero_init_residual=zero_init_residual,
             **kwargs)

@@ -34,3 +34,23 @@ def test_bottleneck_and_bad_blocks():
         StagedResNet(block='Dense')
     with pytest.raises(ValueError, match='stage_blocks'):
         StagedResNet(stage_blocks=(2, 0, 2, 2))
+
+
+def test_fewer_stages_and_out_indices():
+    net = StagedResNet(stage_blocks=(2, 2))  # the last stage by default
+    assert net.out_indices == (1, )
+    assert net(torch.randn(2, 3, 32, 32))[0].shape == (2, 128, 4, 4)
+    with pytest.raises(ValueError, match='out_indices must index the 2'):
+        StagedResNet(stage_blocks=(2, 2), out_indices=(3, ))
+
+
+def test_paper_init_no_zero_init_residual():
+    """MSRA convs and unit BN scales, as the FSP paper's nets (and mmfsp's
+    CifarResNet); mmpretrain's ResNet zero-inits each block's last BN."""
+    net = StagedResNet(stage_blocks=(2, 2, 3, 2))
+    net.init_weights()
+    gammas = [net.layer1[0].norm2.weight, net.layer4[1].norm2.weight]
+    assert all(bool((g == 1).all()) for g in gammas)
+    zeroed = StagedResNet(stage_blocks=(2, 2, 3, 2), zero_init_residual=True)
+    zeroed.init_weights()
+    assert bool((zeroed.layer1[0].norm2.weight == 0).all())
