@@ -10,6 +10,15 @@ mmfsp adds is marked ``mmfsp:`` below:
   is built, with what to change (``mmfsp.utils.check_dataset_files``, and
   ``mmfsp.utils.check_config``, which asks the config's hooks and models);
 * ``--launcher pytorch`` also runs on a machine without a GPU (gloo);
+* SIGTERM / SIGUSR1 (slurm's preemption and time-limit warnings) stop the
+  run at the end of the iteration, after a checkpoint, with exit status 75
+  (``PreemptionHook``); ``--auto-resume`` continues from the work dir's
+  latest checkpoint when there is one, so a requeued job reruns the same
+  command (``tools/slurm_train.sh``);
+* ``--resume`` with nothing to resume from says so, a checkpoint that does
+  not exist is refused, and so is a config that would train differently
+  from the checkpoint's run, listing the differences (``--force-resume``
+  resumes anyway; ``mmfsp.utils.resume_check``);
 * the Runner is built by ``mmfsp.utils.build_runner``: dicts inherited from
   ``mmpretrain::`` bases are moved into the ``mmfsp`` scope, every run gets
   its own experiment name, and the stack's known harmless warnings are
@@ -36,7 +45,22 @@ def parse_args(argv=None):
         type=str,
         const='auto',
         help='resume from the given checkpoint, or from the latest one in '
-        'the work dir when no path is given')
+        'the work dir when no path is given; refused when the checkpoint '
+        'does not exist or its config differs in what decides the result '
+        '(see --force-resume)')
+    # mmfsp: --auto-resume, --force-resume
+    parser.add_argument(
+        '--auto-resume',
+        action='store_true',
+        help='resume from the latest checkpoint in the work dir when there '
+        'is one, else start from the beginning (for a job that is requeued '
+        'with the same command line, e.g. after a preemption)')
+    parser.add_argument(
+        '--force-resume',
+        action='store_true',
+        help='resume even when the config differs from the checkpoint\'s '
+        'in what decides the result (model, schedule, stage layout, data, '
+        'seed); without it such a resume is refused')
     parser.add_argument(
         '--amp', action='store_true', help='enable automatic mixed precision')
     parser.add_argument(
@@ -79,6 +103,12 @@ def parse_args(argv=None):
     # torch.distributed.launch passes --local-rank (PyTorch >= 2.0)
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
+    if args.auto_resume:
+        if args.resume not in (None, 'auto'):
+            parser.error('--auto-resume resumes from the work dir\'s latest '
+                         'checkpoint; it cannot be combined with --resume '
+                         'PATH')
+        args.resume = 'auto'
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
 
@@ -151,7 +181,7 @@ def merge_args(cfg, args):
     return cfg
 
 
-def check(cfg, resume=None) -> None:
+def check(cfg, resume=None, force_resume=False, auto_resume=False) -> None:
     """mmfsp: ``--check``: the checks of a training run, then the model
     built as the Runner would build it (unknown layer names, paired layers
     of other shapes, a teacher checkpoint that does not fit)."""
@@ -159,33 +189,22 @@ def check(cfg, resume=None) -> None:
 
     from mmfsp.registry import MODELS
     from mmfsp.utils import check_config, check_dataset_files, rescope_config
+    from mmfsp.utils.resume_check import check_resume
     check_dataset_files(cfg, ('train_dataloader', 'val_dataloader'))
     check_config(cfg)
-    check_resume(cfg, resume)
+    check_resume(
+        cfg, resume, force=force_resume, quiet_if_empty=auto_resume)
     if cfg.get('default_scope') == 'mmfsp':
         rescope_config(cfg._cfg_dict)
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
         MODELS.build(cfg.model)
 
 
-def check_resume(cfg, resume) -> None:
-    """mmfsp: ``--resume CKPT`` that does not exist is refused; ``--resume``
-    with nothing to resume from in the work dir says so loudly (mmengine
-    would log "Auto resumed from the latest checkpoint None" and start
-    over)."""
-    if resume is None:
-        return
-    if resume != 'auto':
-        if '://' not in resume and not osp.isfile(resume):
-            sys.exit(f'--resume {resume}: no such checkpoint. Give an '
-                     f'existing file, or --resume alone to continue from '
-                     f'the latest checkpoint in the work dir.')
-        return
-    pointer = osp.join(cfg.work_dir, 'last_checkpoint')
-    if not osp.isfile(pointer):
-        print(f'WARNING: --resume: {cfg.work_dir} has no checkpoint '
-              f'(no last_checkpoint file); training starts from scratch. '
-              f'Is the work dir right (--work-dir)?', file=sys.stderr)
+def preemption_hook(runner):
+    """mmfsp: the run's ``PreemptionHook``, or None."""
+    from mmfsp.engine.hooks import PreemptionHook
+    return next(
+        (h for h in runner.hooks if isinstance(h, PreemptionHook)), None)
 
 
 def main():
@@ -198,8 +217,13 @@ def main():
     import mmfsp  # noqa: F401  mmfsp: registers its modules, stack fixes
     from mmengine.config import Config
 
+    from mmfsp.engine.hooks.preemption_hook import (
+        clear_stop_request, ignore_signals_until_exit,
+        install_signal_handlers, uninstall_signal_handlers)
     from mmfsp.utils import (build_runner, check_config, check_dataset_files,
                              setup_cpu_distributed)
+    from mmfsp.utils.launch import add_preemption_hook
+    from mmfsp.utils.resume_check import ResumeError, check_resume
 
     # load config
     cfg = Config.fromfile(args.config)
@@ -211,23 +235,57 @@ def main():
     # Runner prints its environment and builds anything
     if args.check:
         try:
-            check(cfg, args.resume)
+            check(cfg, args.resume, args.force_resume, args.auto_resume)
         except Exception as error:  # the message says what to change
             sys.exit(f'{args.config}: {type(error).__name__}: {error}')
         print(f'{args.config}: no error found')
         return
     check_dataset_files(cfg, ('train_dataloader', 'val_dataloader'))
     check_config(cfg)
-    check_resume(cfg, args.resume)
+    # mmfsp: nothing to resume from is said, a missing checkpoint or a
+    # config that would train differently is refused
+    try:
+        checkpoint = check_resume(
+            cfg,
+            args.resume,
+            force=args.force_resume,
+            quiet_if_empty=args.auto_resume)
+    except ResumeError as error:
+        sys.exit(str(error))
+    if args.resume is not None and checkpoint is None:
+        cfg.resume = False  # a fresh start, said above
 
-    # mmfsp: --launcher pytorch on a machine without a GPU
-    setup_cpu_distributed(cfg, args.launcher)
+    # mmfsp: SIGTERM / SIGUSR1 stop the run after a checkpoint; the
+    # handlers are installed before anything forks (dataloader workers)
+    signals = add_preemption_hook(cfg)
+    install_signal_handlers(signals)
+    clear_stop_request()
+    try:
+        # mmfsp: --launcher pytorch on a machine without a GPU
+        setup_cpu_distributed(cfg, args.launcher)
 
-    # build the runner from config (runner_type: a registered runner)
-    runner = build_runner(cfg)
+        # build the runner from config (runner_type: a registered runner)
+        runner = build_runner(cfg)
 
-    # start training
-    runner.train()
+        # start training
+        runner.train()
+    except BaseException:
+        uninstall_signal_handlers()
+        raise
+
+    # mmfsp: stopped by a signal: exit so that the job is requeued (the
+    # signals are ignored from now on: the SIGTERM with which srun or
+    # torchrun ends the other tasks, once one has exited, must not change
+    # their exit status)
+    hook = preemption_hook(runner)
+    if hook is not None and hook.preempted:
+        ignore_signals_until_exit()
+        print(f'Training stopped by a signal and saved to {hook.checkpoint}; '
+              f'exit status {hook.exit_code} (requeue). Run the same '
+              f'command with --auto-resume (or --resume) to continue.',
+              file=sys.stderr)
+        sys.exit(hook.exit_code)
+    uninstall_signal_handlers()
 
 
 if __name__ == '__main__':

@@ -1,8 +1,10 @@
-"""Helpers shared by the tools: CPU distributed set-up and runner building."""
+"""Helpers shared by the tools: CPU distributed set-up, the preemption
+hook, runner building."""
 import os
 import os.path as osp
 import time
 import uuid
+from typing import Any, List, Optional
 
 import torch
 from mmengine.config import Config
@@ -52,6 +54,27 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
     wrapper.setdefault('find_unused_parameters',
                        cfg.get('find_unused_parameters', False))
     cfg.model_wrapper_cfg = wrapper
+
+
+def add_preemption_hook(cfg: Config) -> Optional[List[Any]]:
+    """Add a ``PreemptionHook`` (SIGTERM / SIGUSR1 stop training after a
+    checkpoint, :mod:`mmfsp.engine.hooks.preemption_hook`) to
+    ``cfg.custom_hooks`` unless the config has one; returns its
+    ``signals`` (None: the hook's default) for
+    :func:`~mmfsp.engine.hooks.preemption_hook.install_signal_handlers`.
+    ``custom_hooks=[dict(type='PreemptionHook', signals=[])]`` in a config
+    turns the handling off."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    for hook in hooks:
+        kind = hook.get('type') if isinstance(hook, dict) else None
+        name = kind if isinstance(kind, str) else getattr(
+            kind, '__name__', '')
+        if str(name).split('.')[-1] == 'PreemptionHook':
+            signals = hook.get('signals')
+            return None if signals is None else list(signals)
+    hooks.append(dict(type='mmfsp.PreemptionHook'))
+    cfg.custom_hooks = hooks
+    return None
 
 
 def make_run_unique(cfg: Config) -> None:

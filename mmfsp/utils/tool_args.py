@@ -5,14 +5,17 @@ themselves, as mmpretrain's do.)
 
 A tool adds its positional arguments, :func:`add_work_dir_arg`, its own
 options, then :func:`add_launch_args` (the order of ``--help``), parses with
-:func:`parse_tool_args`, loads the config with :func:`load_config` and applies
-:func:`apply_common_args` / :func:`apply_dataloader_args`. mmengine is
-imported only after the arguments are parsed.
+:func:`parse_tool_args`, loads the config with :func:`load_config`
+(``merge_options=False``), applies :func:`apply_common_args` and its own
+settings, merges ``--cfg-options`` last with :func:`merge_cfg_options` (they
+win over every flag, as in mmpretrain's tools), then
+:func:`apply_dataloader_args`. mmengine is imported only after the arguments
+are parsed.
 """
 import argparse
 import os
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -70,13 +73,34 @@ def parse_tool_args(parser: argparse.ArgumentParser,
     return args
 
 
-def load_config(args: argparse.Namespace):
-    """``args.config`` (an ``mmengine.Config``) with ``--cfg-options``
-    merged in."""
+def load_config(args: argparse.Namespace, merge_options: bool = True):
+    """``args.config`` (an ``mmengine.Config``), with ``--cfg-options``
+    merged in unless ``merge_options`` is False (then merge them last, with
+    :func:`merge_cfg_options`, after the tool's own settings)."""
     from mmengine.config import Config
     cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    if merge_options:
+        merge_cfg_options(cfg, args.cfg_options)
+    return cfg
+
+
+def split_cfg_options(options: Optional[dict],
+                      key: str) -> Tuple[dict, dict]:
+    """``--cfg-options`` (a dict) split into those that set ``key`` or a
+    part of it (``key``, ``key.x.y``) and the others."""
+    inside, outside = {}, {}
+    for name, value in (options or {}).items():
+        part = inside if name == key or name.startswith(key + '.') else \
+            outside
+        part[name] = value
+    return inside, outside
+
+
+def merge_cfg_options(cfg, options: Optional[dict]):
+    """Merge ``--cfg-options`` (a dict, or None) into ``cfg``; returns
+    ``cfg``."""
+    if options:
+        cfg.merge_from_dict(options)
     return cfg
 
 

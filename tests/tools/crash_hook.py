@@ -23,6 +23,7 @@ class CrashHook(Hook):
     tools/train_generations.py run (``cfg.generation``)."""
 
     priority = 'LOWEST'
+    changes_result = False  # the resume check leaves it out
 
     def __init__(self, at: int, generation: Optional[int] = None) -> None:
         self.at = at

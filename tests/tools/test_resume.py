@@ -41,9 +41,12 @@ def restore_determinism():
 def _options(max_iters: int, name: str) -> list:
     # A distinct experiment name per run: mmengine keys its message hub,
     # logger and visualizer instances by it, and these runs share a process.
+    # The scheduler's end is set: left unset, it is max_iters, and the
+    # first half would have another schedule (its resume is refused).
     return FAST_TRAIN_OPTIONS + [
         f'experiment_name={name}_{uuid.uuid4().hex[:8]}',
         f'train_cfg.max_iters={max_iters}',
+        f'param_scheduler.end={N}',
         f'default_hooks.checkpoint.interval={N // 2}',
         'train_dataloader.batch_size=16',
         'train_dataloader.dataset.indices=256',
@@ -75,7 +78,7 @@ def test_resume_is_bitwise_equivalent(tmp_path, monkeypatch, capsys,
     ], monkeypatch)
 
     resumed = tmp_path / 'resumed'
-    run_tool('train.py', [
+    run_tool('train.py', [  # the same run, stopped halfway
         FASHION_CFG, '--work-dir', resumed, '--no-validate', '--cfg-options',
         *_options(N // 2, 'first_half')
     ], monkeypatch)

@@ -168,10 +168,16 @@ def test_every_tolerant_config_builds_its_generations(path):
     assert (gen1.model.type == 'SingleTeacherDistill') == (s.lam > 0)
     if 'cifar100' in path.name:
         assert s.num_generations == 5
-        assert cfg.model.backbone.depth == 56
         types = [e['type'] for e in cfg.test_evaluator]
         assert types == ['Accuracy', 'SecondaryClassMetric']
+    if 'resnet56' in path.name:
+        assert cfg.model.backbone.depth == 56
         assert cfg.train_cfg.max_iters == 64000
+    if 'densenet-bc' in path.name:  # Huang et al.: 300 epochs at batch 64
+        assert cfg.model.backbone.type == 'DenseNetBC'
+        assert cfg.train_dataloader.batch_size == 64
+        assert cfg.train_cfg.max_iters == 300 * 50000 // 64
+        assert cfg.optim_wrapper.optimizer.nesterov is True
     if 'imagenet' in path.name:
         assert cfg.model.backbone.depth == 18 and s.label == 'D(0.6, 0.6)'
 
@@ -347,3 +353,25 @@ def test_two_generations_summary_and_resume(tmp_path, monkeypatch, capsys,
     # Without --resume, a work dir with finished generations is refused.
     with pytest.raises(GenerationsError, match='--resume'):
         run_tool('train_generations.py', args, monkeypatch)
+
+
+def test_resume_says_when_there_is_nothing_to_resume(tmp_path, monkeypatch):
+    """--resume on an empty work dir says so loudly; --auto-resume (a job
+    requeued with the same command) starts quietly. Training is stubbed."""
+    import generations.loop as loop
+    seen = []
+
+    def fake_train_one(cfg, settings, root, generation, records, launcher,
+                       resume, say, force_resume=False):
+        seen.append(resume)
+        return dict(generation=generation, metrics={}, ensemble_metrics={})
+
+    monkeypatch.setattr(loop, '_train_one', fake_train_one)
+    cfg = _cfg('tolerant-eta06-lam06_resnet8_1xb128_fashion-mnist.py')
+    for resume, loud in ((True, True), ('auto', False), (False, False)):
+        lines = []
+        loop.train_generations(cfg, work_dir=str(tmp_path / f'w{resume}'),
+                               num_generations=1, resume=resume,
+                               log=lines.append)
+        assert any('holds no run' in line for line in lines) == loud
+    assert seen == [True, 'auto', False]
