@@ -166,6 +166,16 @@ def merge_args(cfg, args):
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
 
+    # mmfsp: stage lengths in one edit (``stage_iters``): the schedule is
+    # rescaled to them before anything is checked or built
+    from mmfsp.utils.stage_iters import StageItersError, apply_stage_iters
+    try:
+        message = apply_stage_iters(cfg)
+    except StageItersError as error:
+        sys.exit(f'{args.config}: {error}')
+    if message:
+        print(f'{args.config}: {message}')
+
     if args.no_validate:
         cfg.val_cfg = None
         cfg.val_dataloader = None

@@ -319,3 +319,28 @@ def test_each_class_checks_its_own_part():
     check_config(cfg, lookup=lambda registry, type_: None)
     with pytest.raises(ConfigError, match='2 error'):
         check_config(cfg)
+
+
+def test_check_flag_applies_stage_iters_in_one_edit(
+        tmp_path, monkeypatch, capsys, tiny_fashion_mnist, tiny_teacher):
+    """``stage_iters`` alone changes the stage lengths: the schedule is
+    rescaled before the checks, which then accept it; an inconsistent edit
+    is refused with the fix."""
+    cfg = write_fsp_cfg(tmp_path / 'stages.py', tiny_fashion_mnist,
+                        tiny_teacher)
+    with open(cfg, 'a') as f:
+        f.write(f'stage_iters = ({SWITCH}, {MAX_ITERS - SWITCH})\n'
+                f'schedule_stage_iters = ({SWITCH}, {MAX_ITERS - SWITCH})\n')
+    work_dir = tmp_path / 'work'
+    run_tool('train.py', [cfg, '--work-dir', work_dir, '--check',
+                          '--cfg-options', 'stage_iters=(6,5)'], monkeypatch)
+    out = capsys.readouterr().out
+    assert 'rescaled to 6 + 5 iterations' in out
+    assert f'{cfg}: no error found' in out
+    with pytest.raises(SystemExit) as info:
+        run_tool('train.py', [
+            cfg, '--work-dir', work_dir, '--check', '--cfg-options',
+            'stage_iters=(6,5)', 'custom_hooks.0.switch_iter=3'
+        ], monkeypatch)
+    assert 'The stage lengths disagree' in info.value.code
+    assert not work_dir.exists(), 'the Runner was built'
