@@ -1,14 +1,17 @@
-"""Reproduce the FSP and tolerant-teacher papers' claims, scaled down, on
-Fashion-MNIST on a CPU: (a) network minimisation, (b) fast optimisation,
-(c) shuffled-FSP ensembles, (d) training in generations. Writes results.md,
-results.json, figure3.png and generations.png into the work dir; finished
-runs are skipped, so an interrupted reproduction resumes. See
-docs/reproduction.md and tools/reproduce/ for what each experiment trains.
+"""Reproduce the FSP and tolerant-teacher papers' claims on Fashion-MNIST:
+(a) network minimisation, (b) fast optimisation, (c) shuffled-FSP
+ensembles, (d) training in generations. Writes results.md, results.json,
+figure3.png and generations.png into the work dir; finished runs are
+skipped, so an interrupted reproduction resumes. Independent runs train in
+parallel worker processes (one per core, one thread each; several per GPU),
+each as soon as the runs it needs have finished. See docs/reproduction.md
+and tools/reproduce/ for what each experiment trains.
 
-    python tools/reproduce.py --preset small   # < ~15 min on 2 idle cores
-    python tools/reproduce.py --preset full    # < ~90 min, 2-3 seeds, 10k test
+    python tools/reproduce.py --preset small   # scaled down, CPU
+    python tools/reproduce.py --preset full    # 2-3 seeds, 10k test images
     python tools/reproduce.py --preset smoke   # a few minutes (tests)
-    python tools/reproduce.py --preset full --plan   # runs and time estimate
+    python tools/reproduce.py --preset paper --plan   # the papers' schedules:
+                                                      # runs, time estimate
 """
 import argparse
 import os.path as osp
@@ -48,24 +51,58 @@ def main() -> int:
                         'their conv weight norms reset at the switch '
                         '(configs/fsp/*_rescaled.py; ~15 more minutes in '
                         'the full preset)')
+    parser.add_argument('--workers', type=int,
+                        help='worker processes, each training one run at a '
+                        'time (default: one per CPU core, or '
+                        '--runs-per-device per GPU); 0: every run in this '
+                        'process, one after the other')
     parser.add_argument('--threads', type=int,
-                        help='torch CPU threads (default: torch\'s, one per '
-                        'core); 1 is faster when other jobs share the cores')
+                        help='torch threads per worker (default: the cores '
+                        'divided among the workers, 1 with one worker per '
+                        'core); idle workers\' threads go to the runs left')
+    parser.add_argument('--device', choices=['auto', 'cpu', 'cuda'],
+                        default='auto',
+                        help='auto: the GPUs when torch sees one')
+    parser.add_argument('--runs-per-device', type=int,
+                        help='runs sharing one GPU (default: chosen from '
+                        'its memory and the CPU cores, at most 6)')
+    parser.add_argument('--no-amp', dest='amp', action='store_false',
+                        default=None,
+                        help='fp32 on a GPU (AMP is on by default there, '
+                        'never on the CPU)')
+    parser.add_argument('--data-path', choices=['tensor', 'pipeline'],
+                        help='training batches from in-memory tensors '
+                        '(default) or the configs\' mmpretrain pipeline')
+    parser.add_argument('--no-channels-last', dest='channels_last',
+                        action='store_false',
+                        help='keep convolutions in the default memory '
+                        'format')
     parser.add_argument('--plan', action='store_true',
-                        help='print the runs and a time estimate, run '
-                        'nothing')
+                        help='print the runs and a time estimate for this '
+                        'machine, run nothing')
     args = parser.parse_args()
+    for name, least in (('workers', 0), ('threads', 1),
+                        ('runs_per_device', 1)):
+        value = getattr(args, name)
+        if value is not None and value < least:
+            parser.error(f'--{name.replace("_", "-")} must be >= {least}, '
+                         f'got {value}')
     warnings.filterwarnings('ignore')
-    import torch
 
     from reproduce.runs import run_reproduction
-    if args.threads:
-        torch.set_num_threads(args.threads)
     command = 'python ' + ' '.join(shlex.quote(a) for a in sys.argv)
-    run_reproduction(args.preset, args.work_dir, args.experiments,
-                     args.fitnet, args.teacher_ensemble,
-                     args.ensemble_student, args.norm_reset, command,
-                     args.plan)
+    try:
+        run_reproduction(
+            args.preset, args.work_dir, args.experiments, args.fitnet,
+            args.teacher_ensemble, args.ensemble_student, args.norm_reset,
+            command, args.plan, workers=args.workers, threads=args.threads,
+            device=args.device, runs_per_device=args.runs_per_device,
+            amp=args.amp, data_path=args.data_path,
+            channels_last=args.channels_last)
+    except KeyboardInterrupt:
+        print('\ninterrupted: the finished runs are kept; the same command '
+              'runs the others', file=sys.stderr)
+        return 130
     return 0
 
 

@@ -1,10 +1,12 @@
-"""Scaled-down reproduction of the FSP paper's (Yim et al., CVPR 2017) and
-the tolerant-teacher paper's (Yang et al., AAAI 2019) claims on
-Fashion-MNIST, on a CPU; ``python tools/reproduce.py`` is its command line
-and docs/reproduction.md its guide.
+"""Reproduction of the FSP paper's (Yim et al., CVPR 2017) and the
+tolerant-teacher paper's (Yang et al., AAAI 2019) claims on Fashion-MNIST,
+scaled down for a CPU or at the papers' schedules (the ``paper`` preset,
+for GPUs); independent runs train in parallel worker processes.
+``python tools/reproduce.py`` is its command line and docs/reproduction.md
+its guide.
 
 Experiments (every model is a shipped Fashion-MNIST config whose schedule is
-scaled down, keeping its shape; batch 128 except in the smoke preset):
+scaled, keeping its shape; batch 128 except in the smoke preset):
 
 (a) **Network minimisation** (FSP paper, Table 3): a ResNet-26 teacher, then
     ResNet-8 students trained alone, with FSP (stage 1 FSP loss, stage 2
@@ -34,11 +36,13 @@ scaled down, keeping its shape; batch 128 except in the smoke preset):
     0-2, ``teacher_ensemble=True``).
 (d) **Tolerant teacher generations** (Yang et al.): D(1.0, 0.0), D(1.0, 0.6)
     and D(0.6, 0.6) with ResNet-8
-    (configs/tolerant/*_resnet8_1xb128_fashion-mnist.py), via
-    ``train_generations`` of tools/generations/: every generation's accuracy
-    and the ensembles of generations 0..g. Seed bases 0, 10, 20
-    (generation ``g`` of base ``b`` trains with seed ``b + g``, so runs of
-    different bases never share a seed).
+    (configs/tolerant/*_resnet8_1xb128_fashion-mnist.py): every
+    generation a run of its own (tools/generations'
+    ``build_generation_config``), every ensemble of generations 0..g an
+    ensemble test. Seed bases 0, 10, 20 (generation ``g`` of base ``b``
+    trains with seed ``b + g``, so runs of different bases never share a
+    seed). A generation 0 that several settings train identically
+    (D(1.0, 0.0) and D(1.0, 0.6): plain cross-entropy) is trained once.
 
 The teacher (seed 0) is shared by (a)-(c); seeds vary the students. Rows
 give the mean over seeds, the sample standard deviation, min-max and the
@@ -46,8 +50,13 @@ number of seeds. Every model is tested on the same test images: all 10,000,
 or in the quick presets a fixed subset (the first N of the test set).
 
 Modules: :mod:`.presets` (the scales and the configs used), :mod:`.plan`
-(the runs and their time estimates), :mod:`.store` (the run-once store of
+(the runs, what each waits for, their time estimates), :mod:`.devices`
+(CPU or GPUs, workers per device, AMP, the cost models), :mod:`.scheduler`
+(the executor of a graph of runs over worker processes, with the progress
+line), :mod:`.worker` (what a worker does for a run), :mod:`.fastdata`
+(the in-memory training batches), :mod:`.store` (the run-once store of
 finished runs), :mod:`.configs` (each run's runner config), :mod:`.runs`
-(the executor), :mod:`.stats`, :mod:`.report` and :mod:`.figures` (tables,
-results.md, figure3.png and generations.png).
+(the reproduction), :mod:`.stats`, :mod:`.report`, :mod:`.markdown` and
+:mod:`.figures` (tables, results.md, figure3.png and generations.png);
+``speed_probe.py`` measures where an iteration's time goes.
 """

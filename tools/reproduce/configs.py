@@ -1,7 +1,8 @@
 """The runner config of each run of a reproduction: a shipped config with
 its schedule scaled down (:mod:`mmfsp.utils.schedule_scaling`), the
-preset's data settings, quiet logging and few checkpoints. Pure functions:
-no file is read but the configs, none is written."""
+preset's data settings, quiet logging, only the checkpoints and
+evaluations the reproduction reads, AMP on a GPU. Pure functions: no file
+is read but the configs, none is written."""
 import os.path as osp
 import time
 from typing import Optional, Sequence
@@ -12,14 +13,38 @@ from mmfsp.models.classifiers import ensemble_test_config
 from mmfsp.utils.schedule_scaling import (scale_schedule,
                                           scale_two_stage_schedule)
 from .plan import RunSpec
-from .presets import REPO_ROOT, Preset, repo_config
+from .presets import REPO_ROOT, STUDENT_GROUPS, Preset, repo_config
 from .store import checkpoints
+
+#: a run longer than this also saves every this many iterations (to resume
+#: from); a shorter one only at its end (each save formats the config,
+#: about a second on the CPU)
+CHECKPOINT_EVERY = 10000
+#: the runs whose stage-1 checkpoint the weight-norm table reads
+STAGE1_CHECKPOINT_RUNS = frozenset(g[3] for g in STUDENT_GROUPS.values())
+AMP_DTYPES = ('float16', 'bfloat16')
 
 
 def checkpoint_interval(total: int) -> int:
-    """About three checkpoints per run to resume from; only the last one
-    for tiny runs (each save formats the config, about a second)."""
-    return total if total < 30 else max(1, total // 3)
+    """The last iteration only, or every :data:`CHECKPOINT_EVERY`
+    iterations in a longer run (the reproduction reads only the final
+    checkpoint; the others are there to resume from)."""
+    return total if total <= CHECKPOINT_EVERY else CHECKPOINT_EVERY
+
+
+def use_amp_wrapper(cfg: Config, dtype: str) -> None:
+    """Train with mmengine's ``AmpOptimWrapper`` in ``dtype`` ('float16'
+    with dynamic loss scaling, or 'bfloat16'); GPUs only (mmengine refuses
+    it without one)."""
+    if dtype not in AMP_DTYPES:
+        raise ValueError(f'AMP dtype must be one of {AMP_DTYPES}, got '
+                         f'{dtype!r}')
+    wrapper = dict(cfg.optim_wrapper)
+    wrapper['type'] = 'AmpOptimWrapper'
+    wrapper['dtype'] = dtype
+    if dtype == 'float16':
+        wrapper['loss_scale'] = 'dynamic'
+    cfg.optim_wrapper = wrapper
 
 
 def _data_settings(cfg: Config, preset: Preset, validate: bool) -> None:
@@ -38,6 +63,9 @@ def _data_settings(cfg: Config, preset: Preset, validate: bool) -> None:
             dataset['data_root'] = osp.join(REPO_ROOT, root)
         if name == 'train_dataloader':
             loader['batch_size'] = preset.batch_size
+            # endless shuffled epochs: mmengine's iteration loop sleeps 2 s
+            # at the end of every epoch of a finite sampler
+            loader['sampler'] = dict(type='InfiniteSampler', shuffle=True)
             if preset.train_images:
                 dataset['indices'] = preset.train_images
         elif not preset.all_test_images:
@@ -73,12 +101,6 @@ def _logs_and_checkpoints(cfg: Config, log_interval: int,
         save_last=True)
 
 
-def _progress_bar(cfg: Config, key: str) -> None:
-    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
-        dict(type='ProgressBarHook', description=key)
-    ]
-
-
 def train_config(spec: RunSpec, preset: Preset, run_dir: str,
                  teacher_ckpt: Optional[str] = None) -> Config:
     """The runner config of a training run ``spec``."""
@@ -99,6 +121,11 @@ def train_config(spec: RunSpec, preset: Preset, run_dir: str,
     if spec.shuffle_seed is not None:
         cfg.model.distiller.type = 'FSPDistiller'
         cfg.model.distiller.shuffle_seed = spec.shuffle_seed
+    if spec.stage1:
+        # the stage-1 checkpoint only where the weight-norm table reads it
+        for hook in cfg.get('custom_hooks') or []:
+            if hook.get('type') == 'DistillStageSwitchHook':
+                hook['save_checkpoint'] = spec.key in STAGE1_CHECKPOINT_RUNS
     validate = spec.val_interval > 0
     if validate:
         cfg.train_cfg.val_interval = spec.val_interval
@@ -108,7 +135,6 @@ def train_config(spec: RunSpec, preset: Preset, run_dir: str,
         cfg.train_cfg.val_interval = total
     _data_settings(cfg, preset, validate)
     _test_with_dump(cfg, run_dir)
-    _progress_bar(cfg, spec.key)
     cfg.resume = bool(checkpoints(run_dir))
     cfg.load_from = None
     return cfg
@@ -127,14 +153,31 @@ def ensemble_config(spec: RunSpec, preset: Preset, run_dir: str,
     return cfg
 
 
-def generations_config(spec: RunSpec, preset: Preset) -> Config:
-    """The generations config of ``spec`` (its schedule scaled to
-    ``spec.stage2`` iterations per generation)."""
+def generation_config(spec: RunSpec, preset: Preset, run_dir: str,
+                      teacher_ckpt: Optional[str] = None) -> Config:
+    """The runner config of generation ``spec.generation`` of the
+    generations config ``spec.config`` (tools/generations'
+    ``build_generation_config``: the plain classifier with the
+    generation's head loss, or a ``SingleTeacherDistill`` learning from
+    ``teacher_ckpt``, the previous generation's final weights), its
+    schedule scaled to ``spec.stage2`` iterations, seed ``spec.seed +
+    spec.generation``, trained in ``run_dir``."""
+    from generations import GenerationSettings, build_generation_config
     cfg = repo_config(spec.config)
     scale_schedule(cfg, spec.stage2)
     cfg.randomness = dict(seed=spec.seed)
     _logs_and_checkpoints(cfg, max(1, spec.stage2 // 20), spec.stage2)
     cfg.train_cfg.val_interval = spec.stage2
     _data_settings(cfg, preset, validate=False)
-    _progress_bar(cfg, spec.key)
-    return cfg
+    settings = GenerationSettings.from_cfg(cfg.get('generations'))
+    if settings.is_distilled(spec.generation) and teacher_ckpt is None:
+        raise ValueError(f'{spec.key} needs its teacher\'s weights')
+    out = build_generation_config(cfg, spec.generation, run_dir,
+                                  teacher_ckpt, settings)
+    out.pop('generations', None)
+    out.work_dir = run_dir
+    out.experiment_name = f'{spec.key}_{time.time_ns()}'
+    _test_with_dump(out, run_dir)
+    out.resume = bool(checkpoints(run_dir))
+    out.load_from = None
+    return out

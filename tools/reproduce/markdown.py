@@ -18,7 +18,10 @@ def results_markdown(data: dict) -> str:
         f'Time: {data["wall_seconds"] / 60:.1f} min this invocation '
         f'({data["run_seconds"] / 60:.1f} min of runs trained now, runs '
         f'finished before skipped); all runs together took '
-        f'{data["all_runs_seconds"] / 60:.1f} min  ',
+        f'{data["all_runs_seconds"] / 60:.1f} min' + (
+            f'; the plan estimated {data["estimate_seconds"] / 60:.1f} min '
+            f'for all runs on this machine  '
+            if data.get('estimate_seconds') else '  '),
         f'Data: {scale["data"]}  ',
         f'Teacher: {scale["teacher"]}', '',
         'Accuracy = top-1 % on the test images named above; "± x" is the '

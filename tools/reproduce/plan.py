@@ -1,42 +1,33 @@
-"""The runs of a reproduction (:class:`RunSpec`, :func:`build_plan`) and
-their time estimates on this project's CPU (:func:`estimate_seconds`)."""
-from dataclasses import asdict, dataclass, replace
+"""The runs of a reproduction (:class:`RunSpec`, :func:`build_plan`), what
+each waits for (:func:`dependencies`) and their time estimates on the
+machine at hand (:func:`estimate_seconds`, :func:`plan_markdown`)."""
+import functools
+import json
+import os.path as osp
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from mmfsp.utils.schedule_scaling import stage_lengths
+from mmfsp.utils.schedule_scaling import scale_schedule, stage_lengths
+from .devices import CPU_COSTS, CostModel
 from .presets import (EXPERIMENTS, FITNET_NAMES, FITNET_R8_CFG, FSP_R8_CFG,
                       FSP_R8_RESCALED_CFG, FSP_R26_CFG, FSP_R26_RESCALED_CFG,
                       GENERATION_CFGS, GENERATION_SEED_STEP, KD_R8_CFG,
                       R8_CFG, R26_THIRD_CFG, RESCALED_LABEL, SHUFFLED_R26_CFG,
                       TEACHER_CFG, Preset, repo_config)
+from .scheduler import Slot, Task, format_duration, simulate
 from .stats import markdown_table
-
-#: Wall seconds per training iteration at batch 128 on this project's 2-core
-#: CPU (Xeon, AVX-512) with two torch threads when it is otherwise idle:
-#: ``model.train_step`` on 1x28x28 inputs, the fastest of 5 measured at a
-#: quiet moment (ResNet-26 0.33 s, ResNet-8 0.125 s) plus 10 % and 0.02 s
-#: of data loading; the teacher's forward pass alone (0.082 / 0.031 s);
-#: evaluation per test image (1.04 / 0.31 ms at batch 500, plus 10 %); a
-#: training runner's start (config 0.2 s, runner and model 1 s, the 60k
-#: training images 1.3 s, test images, config dumps: ~4 s of single-threaded
-#: Python, rounded up) and a test-only runner's. With one thread, or with
-#: other jobs on the cores, training is about 1.6x slower. Used only for
-#: the ``--plan`` estimates.
-TRAIN_ITER_S = {'resnet26': 0.38, 'resnet8': 0.16}
-FORWARD_ITER_S = {'resnet26': 0.09, 'resnet8': 0.035}
-EVAL_IMAGE_S = {'resnet26': 0.00115, 'resnet8': 0.00035}
-RUNNER_START_S = 5.0
-TEST_RUNNER_START_S = 2.0
-
 
 @dataclass(frozen=True)
 class RunSpec:
     """One unit of work: a training run (tested when finished), an ensemble
-    test, or a generations run."""
+    test, or one generation of a training in generations (trained and
+    tested; ``seed`` is its setting's seed base, the generation trains
+    with ``seed + generation``; ``settings`` names the settings whose
+    generation it is, two or more for a shared generation 0)."""
 
     key: str
     label: str
-    kind: str  # 'train' | 'ensemble' | 'generations'
+    kind: str  # 'train' | 'ensemble' | 'generation'
     config: str
     arch: str = 'resnet8'
     seed: int = 0
@@ -49,6 +40,8 @@ class RunSpec:
     val_interval: int = 0  # 0: no validation while training
     members: Tuple[str, ...] = ()
     num_generations: int = 0
+    generation: int = 0
+    settings: Tuple[str, ...] = ()
 
     @property
     def iterations(self) -> str:
@@ -60,8 +53,18 @@ class RunSpec:
         out = asdict(self)
         out.pop('label')
         out['members'] = list(self.members)
+        # fields added later are left out at their defaults but in a
+        # generation, so that the spec.json of older work dirs still matches
+        for name in ('generation', 'settings'):
+            if self.kind != 'generation' and out[name] == _DEFAULTS[name]:
+                out.pop(name)
+            elif name == 'settings':
+                out[name] = list(self.settings)
         out.update(preset.data_identity())
         return out
+
+
+_DEFAULTS = {f.name: f.default for f in fields(RunSpec)}
 
 
 def curve_interval(stage1: int, stage2: int, points: int = 5,
@@ -78,14 +81,117 @@ def curve_interval(stage1: int, stage2: int, points: int = 5,
     return max(1, stage2 // points)
 
 
-def _stage1(path: str, teacher_iters: int) -> int:
+def _stage1(path: str, teacher_iters: int, fixed: int = 0) -> int:
     """Stage-1 iterations of the two-stage config at ``path`` for a
-    teacher trained ``teacher_iters`` iterations: its stage 1 scaled by the
-    teacher's factor (the shipped Fashion-MNIST stage-1 lengths are those
-    of the papers scaled to the 3k-iteration teacher)."""
+    teacher trained ``teacher_iters`` iterations: ``fixed`` if set, else
+    its stage 1 scaled by the teacher's factor (the shipped Fashion-MNIST
+    stage-1 lengths are those of the papers scaled to the 3k-iteration
+    teacher)."""
+    if fixed:
+        return fixed
     old1, _ = stage_lengths(repo_config(path))
     factor = teacher_iters / int(repo_config(TEACHER_CFG).train_cfg.max_iters)
     return max(1, int(round(old1 * factor)))
+
+
+@functools.lru_cache(maxsize=64)
+def generation_zero_signature(path: str, iters: int, seed: int) -> str:
+    """What generation 0 of the generations config at ``path`` trains
+    (its config, schedule scaled to ``iters``, seed ``seed``, without the
+    ``generations`` dict): settings with the same signature share one
+    generation 0 (D(1.0, 0.0) and D(1.0, 0.6): cross-entropy alone)."""
+    from generations import GenerationSettings, build_generation_config
+    cfg = repo_config(path)
+    scale_schedule(cfg, iters)
+    cfg.randomness = dict(seed=seed)
+    settings = GenerationSettings.from_cfg(cfg.get('generations'))
+    zero = build_generation_config(cfg, 0, '/generations', None,
+                                   settings).to_dict()
+    for key in ('generations', 'work_dir', 'generation', 'filename'):
+        zero.pop(key, None)
+    return json.dumps(zero, sort_keys=True, default=str)
+
+
+@functools.lru_cache(maxsize=16)
+def _distilled(path: str) -> bool:
+    """Whether the generations of the config at ``path`` after the first
+    learn from their predecessor (``lam > 0``)."""
+    from generations import GenerationSettings
+    return GenerationSettings.from_cfg(
+        repo_config(path).get('generations')).is_distilled(1)
+
+
+def _setting_tag(label: str) -> str:
+    """``'D(1.0, 0.6)'`` -> ``'10_06'``."""
+    return label[2:-1].replace(', ', '_').replace('.', '')
+
+
+def generation_specs(preset: Preset) -> List[RunSpec]:
+    """(d): every generation of every setting and seed base, and the
+    ensemble tests of generations 0..g; a generation 0 that several
+    settings train identically (:func:`generation_zero_signature`) is one
+    run. Generation g learns from generation g - 1 when the setting
+    distils (``lam > 0``); otherwise it depends on nothing."""
+    out: List[RunSpec] = []
+    iters = preset.generation_iters
+    for i in range(preset.seeds_generations):
+        base = i * GENERATION_SEED_STEP
+        shared: Dict[str, List[Tuple[str, str]]] = {}
+        for label, path in GENERATION_CFGS:
+            sig = generation_zero_signature(path, iters, base)
+            shared.setdefault(sig, []).append((label, path))
+        zero_of: Dict[str, RunSpec] = {}
+        for group in shared.values():
+            labels = tuple(label for label, _ in group)
+            tags = '_and_'.join(_setting_tag(label) for label in labels)
+            spec = RunSpec(f'gen0_{tags}_seed{base}',
+                           f'{" and ".join(labels)}, generation 0',
+                           'generation', group[0][1], 'resnet8', base,
+                           stage2=iters, generation=0, settings=labels)
+            out.append(spec)
+            for label in labels:
+                zero_of[label] = spec
+        for label, path in GENERATION_CFGS:
+            tag = _setting_tag(label)
+            chain = [zero_of[label]]
+            distilled = _distilled(path)
+            for g in range(1, preset.num_generations):
+                prev = chain[-1]
+                spec = RunSpec(
+                    f'gen{g}_{tag}_seed{base}', f'{label}, generation {g}',
+                    'generation', path, 'resnet8', base, stage2=iters,
+                    teacher=prev.key if distilled else None,
+                    teacher_arch='resnet8' if distilled else None,
+                    teacher_in_stage2=distilled, generation=g,
+                    settings=(label, ))
+                chain.append(spec)
+                out.append(spec)
+                out.append(RunSpec(
+                    f'ensemble_gen_{tag}_seed{base}_0-{g}',
+                    f'{label}, ensemble of generations 0-{g}', 'ensemble',
+                    path, 'resnet8', base,
+                    members=tuple(s.key for s in chain), generation=g,
+                    settings=(label, )))
+    return out
+
+
+def generation_chains(plan: Sequence[RunSpec]
+                      ) -> List[Tuple[str, int, List[RunSpec],
+                                      Dict[int, RunSpec]]]:
+    """Per (setting, seed base) of (d), in plan order: ``(setting, base,
+    generation specs 0..N-1, {g: ensemble spec of generations 0..g})``."""
+    out = []
+    for label, _ in GENERATION_CFGS:
+        bases = sorted({s.seed for s in plan if s.kind == 'generation' and
+                        label in s.settings})
+        for base in bases:
+            gens = sorted((s for s in plan if s.kind == 'generation' and
+                           label in s.settings and s.seed == base),
+                          key=lambda s: s.generation)
+            ens = {s.generation: s for s in plan if s.kind == 'ensemble'
+                   and s.settings == (label, ) and s.seed == base}
+            out.append((label, base, gens, ens))
+    return out
 
 
 def build_plan(preset: Preset,
@@ -113,10 +219,10 @@ def build_plan(preset: Preset,
     common = dict(teacher=teacher, teacher_arch='resnet26')
 
     s2a = preset.minimisation_iters
-    fsp8_s1 = _stage1(FSP_R8_CFG, preset.teacher_iters)
+    fsp8_s1 = _stage1(FSP_R8_CFG, preset.teacher_iters, preset.fsp_stage1)
     val_a = curve_interval(fsp8_s1, s2a, preset.curve_points)
     s2b = preset.fast_iters
-    fsp26_s1 = _stage1(FSP_R26_CFG, preset.teacher_iters)
+    fsp26_s1 = _stage1(FSP_R26_CFG, preset.teacher_iters, preset.fsp_stage1)
     val_b = curve_interval(fsp26_s1, s2b, preset.curve_points)
 
     def fsp8(seed: int, shuffle: Optional[int] = None) -> RunSpec:
@@ -156,7 +262,8 @@ def build_plan(preset: Preset,
                 add(RunSpec(f'fitnet{variant}_r8_seed{s}',
                             f'ResNet-8, {FITNET_NAMES[variant]}', 'train',
                             path, 'resnet8', s,
-                            _stage1(path, preset.teacher_iters), s2a,
+                            _stage1(path, preset.teacher_iters,
+                                    preset.fitnet_stage1), s2a,
                             teacher_in_stage2=True, **common))
             add(RunSpec(f'kd_r8_seed{s}', 'ResNet-8, Hinton KD', 'train',
                         KD_R8_CFG, 'resnet8', s, stage2=s2a,
@@ -190,66 +297,108 @@ def build_plan(preset: Preset,
                         members=tuple(f'teacher_r26_seed{s}'
                                       for s in range(3))))
     if 'd' in experiments:
-        for label, path in GENERATION_CFGS:
-            tag = label[2:-1].replace(', ', '_').replace('.', '')
-            for i in range(preset.seeds_generations):
-                seed = i * GENERATION_SEED_STEP
-                add(RunSpec(f'generations_{tag}_seed{seed}', label,
-                            'generations', path, 'resnet8', seed,
-                            stage2=preset.generation_iters,
-                            num_generations=preset.num_generations))
+        for spec in generation_specs(preset):
+            add(spec)
     return list(plan.values())
 
 
+def dependencies(spec: RunSpec) -> Tuple[str, ...]:
+    """The runs ``spec`` needs finished: its teacher, its members."""
+    deps = ((spec.teacher, ) if spec.teacher else ()) + tuple(spec.members)
+    return tuple(dict.fromkeys(deps))
+
+
 def estimate_seconds(spec: RunSpec, preset: Preset,
-                     plan: Optional[Sequence[RunSpec]] = None) -> float:
-    """Rough wall seconds of a run on the idle 2-core CPU (see
-    :data:`TRAIN_ITER_S`)."""
+                     plan: Optional[Sequence[RunSpec]] = None,
+                     costs: CostModel = CPU_COSTS) -> float:
+    """Rough wall seconds of a run on one slot of the machine ``costs``
+    describes (see :mod:`.devices`)."""
     batch = preset.batch_size / 128
     test = preset.num_test_images
     if spec.kind == 'ensemble':
         by_key = {p.key: p for p in plan or []}
         archs = [by_key[m].arch if m in by_key else spec.arch
                  for m in spec.members]
-        return TEST_RUNNER_START_S + test * sum(EVAL_IMAGE_S[a]
-                                                for a in archs)
-    if spec.kind == 'generations':
-        iters = spec.stage2 * batch
-        lam = 0.0 if 'lam00' in spec.config else 0.6
-        total = 0.0
-        for g in range(spec.num_generations):
-            total += RUNNER_START_S + iters * (
-                TRAIN_ITER_S[spec.arch] +
-                (FORWARD_ITER_S[spec.arch] if g and lam else 0))
-            total += test * EVAL_IMAGE_S[spec.arch]  # the generation alone
-            if g:  # the ensemble of generations 0..g
-                total += TEST_RUNNER_START_S + test * (g + 1) * \
-                    EVAL_IMAGE_S[spec.arch]
-        return total
-    train = TRAIN_ITER_S[spec.arch]
-    fwd = FORWARD_ITER_S[spec.teacher_arch] if spec.teacher_arch else 0.0
+        return costs.test_runner_start_s + test * sum(
+            costs.eval_image_s[a] for a in archs)
+    train = costs.train_iter_s[spec.arch]
+    if preset.data_path == 'pipeline':
+        train += costs.pipeline_iter_s
+    fwd = costs.forward_iter_s[spec.teacher_arch] if spec.teacher_arch \
+        else 0.0
     seconds = spec.stage1 * (train + fwd) * batch
     seconds += spec.stage2 * (train + (fwd if spec.teacher_in_stage2 else 0)
                               ) * batch
     evals = 1 + (spec.stage2 // spec.val_interval if spec.val_interval else 0)
-    return RUNNER_START_S + seconds + evals * test * EVAL_IMAGE_S[spec.arch]
+    return costs.runner_start_s + seconds + evals * test * \
+        costs.eval_image_s[spec.arch]
 
 
-def plan_seconds(plan: Sequence[RunSpec], preset: Preset) -> float:
-    """The estimate of the whole plan."""
-    return sum(estimate_seconds(s, preset, plan) for s in plan)
+def plan_seconds(plan: Sequence[RunSpec], preset: Preset,
+                 costs: CostModel = CPU_COSTS) -> float:
+    """The sum of the runs' estimates (one run after the other)."""
+    return sum(estimate_seconds(s, preset, plan, costs) for s in plan)
 
 
-def plan_markdown(plan: Sequence[RunSpec], preset: Preset) -> str:
-    """What ``--plan`` prints: one row per run, and the total estimate."""
-    rows = [[s.key, s.kind, s.config,
+def plan_tasks(plan: Sequence[RunSpec], preset: Preset,
+               costs: CostModel = CPU_COSTS) -> List[Task]:
+    """The plan as scheduler tasks without work (for estimates)."""
+    return [Task(s.key, _no_work, (), dependencies(s),
+                 estimate_seconds(s, preset, plan, costs)) for s in plan]
+
+
+def _no_work(ctx) -> None:  # pragma: no cover - never run
+    raise RuntimeError('an estimate-only task was run')
+
+
+def schedule_seconds(plan: Sequence[RunSpec], preset: Preset,
+                     slots: Sequence[Slot],
+                     costs: CostModel = CPU_COSTS) -> float:
+    """Simulated wall seconds of the plan on ``slots`` (critical path
+    first, idle slots' threads given to the runs left)."""
+    return simulate(plan_tasks(plan, preset, costs), slots, costs.speedup,
+                    device_share=costs.device_share)
+
+
+def describe_slots(slots: Sequence[Slot]) -> str:
+    """``'2 workers (2 on cpu), 1 thread each'``, ``'1 worker (cpu), 2
+    threads'``."""
+    devices: Dict[str, int] = {}
+    for slot in slots:
+        devices[slot.device] = devices.get(slot.device, 0) + 1
+    threads = slots[0].threads
+    plural = 's' if threads > 1 else ''
+    if len(slots) == 1:
+        return f'1 worker ({slots[0].device}), {threads} thread{plural}'
+    where = ', '.join(f'{n} on {d}' for d, n in devices.items())
+    return f'{len(slots)} workers ({where}), {threads} thread{plural} each'
+
+
+def plan_markdown(plan: Sequence[RunSpec], preset: Preset,
+                  slots: Sequence[Slot] = (Slot(), ),
+                  costs: CostModel = CPU_COSTS,
+                  machine: str = '') -> str:
+    """What ``--plan`` prints: one row per run (what it waits for, its
+    estimate on one slot) and the estimates of the whole plan."""
+    rows = [[s.key, s.kind, osp.basename(s.config),
              s.iterations if s.kind != 'ensemble' else '', s.seed,
              s.shuffle_seed if s.shuffle_seed is not None else '',
-             f'{estimate_seconds(s, preset, plan):.0f}']
+             ', '.join(dependencies(s)),
+             format_duration(estimate_seconds(s, preset, plan, costs))]
             for s in plan]
     table = markdown_table(
         ['run', 'kind', 'config', 'iterations', 'seed', 'shuffle',
-         'est. s'], rows)
-    minutes = plan_seconds(plan, preset) / 60
-    return (f'{table}\n\nestimated total {minutes:.1f} min on an idle '
-            f'2-core CPU')
+         'waits for', 'est.'], rows)
+    one = plan_seconds(plan, preset, costs)
+    wall = schedule_seconds(plan, preset, slots, costs)
+    lines = [
+        table, '',
+        f'{len(plan)} runs on {machine or costs.name}.',
+        f'Estimated wall time with {describe_slots(slots)}: '
+        f'{format_duration(wall)} (h:mm:ss); the runs\' own times add up to '
+        f'{format_duration(one)} (one thread each).',
+    ]
+    if not costs.measured:
+        lines.append('These are ASSUMED costs for a GPU: GPU numbers are not '
+                     'measured yet.')
+    return '\n'.join(lines)

@@ -1,6 +1,8 @@
 """The scales of a reproduction (:class:`Preset`, :data:`PRESETS`) and the
 shipped Fashion-MNIST configs each experiment trains (docs/reproduction.md,
 "What is trained")."""
+import copy
+import functools
 import os.path as osp
 from dataclasses import dataclass
 from typing import Dict, Tuple
@@ -11,6 +13,7 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ACC_KEY = 'accuracy/top1'
 TEST_SET_SIZE = 10000
 EXPERIMENTS = ('a', 'b', 'c', 'd')
+DATA_PATHS = ('tensor', 'pipeline')
 
 TEACHER_CFG = 'configs/resnet/resnet26_1xb128_fashion-mnist.py'
 R8_CFG = 'configs/resnet/resnet8_1xb128_fashion-mnist.py'
@@ -53,9 +56,16 @@ STUDENT_GROUPS = {
 }
 
 
-def repo_config(path: str) -> Config:
-    """The config at ``path``, relative to the repository root."""
+@functools.lru_cache(maxsize=None)
+def _parsed_config(path: str) -> Config:
     return Config.fromfile(osp.join(REPO_ROOT, path))
+
+
+def repo_config(path: str) -> Config:
+    """The config at ``path``, relative to the repository root (a copy:
+    each file is parsed once per process, which takes a second or more
+    for configs that inherit from ``mmpretrain::``)."""
+    return copy.deepcopy(_parsed_config(path))
 
 
 @dataclass(frozen=True)
@@ -90,6 +100,17 @@ class Preset:
             ``*_rescaled.py`` configs:
             ``DistillStageSwitchHook(rescale_weight_norms=True)``, an mmfsp
             option), with the seeds of the FSP students. Defaults to False.
+        fsp_stage1 (int): FSP stage-1 iterations; 0 for a third of the
+            teacher's (the shipped configs' proportion). Defaults to 0.
+        fitnet_stage1 (int): FitNet hint-stage iterations; 0 for 0.55 of
+            the teacher's. Defaults to 0.
+        fast_stage2 (int): (b) stage-2 iterations; 0 for a third of the
+            teacher's. Defaults to 0.
+        data_path (str): how training batches are made: 'tensor' (the
+            in-memory path of :mod:`.fastdata`) or 'pipeline' (the configs'
+            mmpretrain dataset and transforms). Defaults to 'tensor'.
+        amp (bool): mixed precision (GPUs only; set by the command line
+            from the device). Defaults to False.
     """
 
     name: str
@@ -108,8 +129,16 @@ class Preset:
     curve_points: int = 5
     fitnet: Tuple[str, ...] = ('1loss', )
     norm_reset: bool = False
+    fsp_stage1: int = 0
+    fitnet_stage1: int = 0
+    fast_stage2: int = 0
+    data_path: str = 'tensor'
+    amp: bool = False
 
     def __post_init__(self) -> None:
+        if self.data_path not in DATA_PATHS:
+            raise ValueError(f'data_path must be one of {DATA_PATHS}, got '
+                             f'{self.data_path!r}')
         if self.ensemble_student not in ('resnet8', 'resnet26'):
             raise ValueError(f'ensemble_student must be resnet8 or resnet26, '
                              f'got {self.ensemble_student!r}')
@@ -122,8 +151,9 @@ class Preset:
 
     @property
     def fast_iters(self) -> int:
-        """(b) stage-2 iterations: one third of the teacher's."""
-        return max(1, self.teacher_iters // 3)
+        """(b) stage-2 iterations: ``fast_stage2``, or one third of the
+        teacher's."""
+        return self.fast_stage2 or max(1, self.teacher_iters // 3)
 
     @property
     def all_test_images(self) -> bool:
@@ -134,9 +164,17 @@ class Preset:
         return TEST_SET_SIZE if self.all_test_images else self.test_images
 
     def data_identity(self) -> dict:
-        return dict(batch_size=self.batch_size,
-                    train_images=self.train_images,
-                    test_images=self.num_test_images)
+        """What every run's result depends on besides its own settings
+        (the data path and AMP only when they differ from the configs'
+        pipeline in fp32, so that older work dirs stay valid)."""
+        out = dict(batch_size=self.batch_size,
+                   train_images=self.train_images,
+                   test_images=self.num_test_images)
+        if self.data_path != 'pipeline':
+            out['data_path'] = self.data_path
+        if self.amp:
+            out['amp'] = True
+        return out
 
 
 PRESETS: Dict[str, Preset] = {
@@ -153,4 +191,15 @@ PRESETS: Dict[str, Preset] = {
                    generation_iters=250, num_generations=3,
                    seeds_minimisation=3, seeds_fast=1, seeds_generations=2,
                    test_images=0),
+    # the papers' schedules on Fashion-MNIST, for GPUs (--plan gives the
+    # time on the machine at hand): teacher 64k; FSP stage 1 21k, then
+    # 64k (a) or 21k (b); FitNet hints 35k; 3 seeds; the (c) students are
+    # the paper's ResNet-26 ones; 5 generations of 64k (the shipped
+    # CIFAR-100 generations configs)
+    'paper': Preset('paper', teacher_iters=64000, minimisation_iters=64000,
+                    generation_iters=64000, num_generations=5,
+                    seeds_minimisation=3, seeds_fast=3, seeds_generations=3,
+                    test_images=0, ensemble_student='resnet26',
+                    fsp_stage1=21000, fitnet_stage1=35000,
+                    fast_stage2=21000),
 }

@@ -8,9 +8,9 @@ from typing import Dict, List, Mapping, Optional, Sequence
 from analysis_tools.weight_norms import (conv_norm_ratios,
                                          initial_conv_weight_norms,
                                          ratio_summary)
-from .plan import RunSpec
-from .presets import (ACC_KEY, FITNET_NAMES, RESCALED_LABEL, STUDENT_GROUPS,
-                      Preset, repo_config)
+from .plan import RunSpec, generation_chains
+from .presets import (ACC_KEY, FITNET_NAMES, GENERATION_CFGS,
+                      RESCALED_LABEL, STUDENT_GROUPS, Preset, repo_config)
 from .stats import generation_curves, mean_spread
 from .store import run_dir
 
@@ -205,9 +205,55 @@ def weight_norm_rows(experiments: Sequence[str], plan: Sequence[RunSpec],
 
 def generation_summaries(plan: Sequence[RunSpec],
                          results: Mapping[str, dict]) -> List[dict]:
-    """The summaries of the finished generations runs, in plan order."""
-    return [results[s.key]['summary'] for s in plan
-            if s.kind == 'generations' and s.key in results]
+    """Per setting and seed base of (d) whose generations and ensembles
+    have all finished, in plan order: what tools/generations'
+    ``train_generations`` returns (``title``, ``setting``, ``seed``,
+    ``generations``: per generation its ``metrics`` and the
+    ``ensemble_metrics`` of generations 0..g), built from the runs of its
+    generations (a shared generation 0 in every setting that uses it)."""
+    out = []
+    for label, base, gens, ensembles in generation_chains(plan):
+        keys = [s.key for s in gens] + [s.key for s in ensembles.values()]
+        if not gens or any(k not in results for k in keys):
+            continue
+        records = []
+        for spec in gens:
+            result = results[spec.key]
+            g = spec.generation
+            ensemble = result['metrics'] if g == 0 else \
+                results[ensembles[g].key]['metrics']
+            records.append(dict(
+                generation=g, run=spec.key, metrics=result['metrics'],
+                ensemble_metrics=ensemble,
+                checkpoint=result.get('checkpoint'),
+                teacher=spec.teacher, head_loss=result.get('head_loss')))
+        out.append(dict(title=f'{label}, seed {base}', setting=label,
+                        seed=base, generations=records))
+    return out
+
+
+def write_generation_summaries(plan: Sequence[RunSpec],
+                               results: Mapping[str, dict],
+                               work_dir: str) -> List[str]:
+    """``generations/<setting>_seed<base>.md``: each (d) summary as
+    tools/train_generations.py writes it; returns the paths."""
+    from generations import GenerationSettings, summary_markdown, \
+        summary_rows
+    from mmfsp.utils import atomic_write
+    paths = []
+    configs = dict(GENERATION_CFGS)
+    for summary in generation_summaries(plan, results):
+        cfg = repo_config(configs[summary['setting']])
+        settings = GenerationSettings.from_cfg(
+            cfg.get('generations'), len(summary['generations']))
+        text = summary_markdown(summary['title'], settings,
+                                summary_rows(summary['generations']))
+        tag = summary['setting'][2:-1].replace(', ', '_').replace('.', '')
+        path = osp.join(work_dir, 'generations',
+                        f'{tag}_seed{summary["seed"]}.md')
+        atomic_write(path, text.encode('utf-8'))
+        paths.append(path)
+    return paths
 
 
 def generation_rows(summaries: Sequence[dict]) -> List[dict]:

@@ -1,37 +1,35 @@
-"""The executor of a reproduction: :class:`Reproduction` runs the plan,
-skipping finished runs, and writes results.md, results.json and the
-figures; :func:`run_reproduction` is what tools/reproduce.py calls."""
+"""The executor of a reproduction: :class:`Reproduction` runs the plan in
+worker processes (:mod:`.scheduler`, :func:`.worker.run_task`), skipping
+finished runs, and writes results.md, results.json and the figures;
+:func:`run_reproduction` is what tools/reproduce.py calls."""
 import os.path as osp
 import time
 from dataclasses import asdict, replace
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
-from analysis_tools.benchmark_speed import hardware_description
-from generations import train_generations
-from mmfsp.utils import atomic_write, build_runner, check_dataset_files
+from mmfsp.utils import atomic_write, check_dataset_files
 from . import report
-from .configs import ensemble_config, generations_config, train_config
+from .devices import (Machine, cost_model, detect_machine, plan_slots,
+                      use_amp)
 from .figures import write_figures
 from .markdown import results_markdown
-from .plan import RunSpec, build_plan, plan_markdown, plan_seconds
-from .presets import (ACC_KEY, EXPERIMENTS, PRESETS, TEACHER_CFG, Preset,
-                      repo_config)
-from .stats import prediction_diversity
-from .store import (ReproductionError, finished_result, load_predictions,
-                    run_dir, run_once, save_predictions, write_json)
+from .plan import (build_plan, dependencies, describe_slots,
+                   estimate_seconds, plan_markdown, schedule_seconds)
+from .presets import (ACC_KEY, DATA_PATHS, EXPERIMENTS, PRESETS,
+                      TEACHER_CFG, Preset, repo_config)
+from .scheduler import (DagScheduler, ProgressLine, Slot, Task,
+                        format_duration)
+from .store import (ReproductionError, check_run_dir, finished_result,
+                    run_dir, write_json)
+from .worker import WorkerOptions, run_task
 
-
-def _plain_metrics(metrics: dict) -> dict:
-    return {k: float(v.item() if hasattr(v, 'item') else v)
-            for k, v in metrics.items()}
+#: each run's stdout and stderr, in its folder (mmengine's own log is in
+#: the timestamped folder next to it)
+WORKER_LOG = 'worker.log'
 
 
 def _accuracy_text(result: dict) -> str:
-    if 'metrics' in result:
-        return f'accuracy {result["metrics"][ACC_KEY]:.2f}%'
-    gens = result.get('summary', {}).get('generations', [])
-    return 'generations ' + ', '.join(
-        f'{r["metrics"][ACC_KEY]:.2f}%' for r in gens)
+    return f'accuracy {result["metrics"][ACC_KEY]:.2f}%'
 
 
 class Reproduction:
@@ -44,18 +42,39 @@ class Reproduction:
             Defaults to all four.
         command (str): the command line, for the output's header.
             Defaults to ''.
-        log (Callable[[str], None]): where progress lines go. Defaults to
+        log (Callable[[str], None]): where messages go. Defaults to
             ``print``.
+        machine (Machine, optional): the hardware. Defaults to this
+            process's CPU.
+        slots (Sequence[Slot], optional): the workers. Defaults to one per
+            core of ``machine`` (:func:`~.devices.plan_slots`).
+        inline (bool): run in this process, one run after the other.
+            Defaults to False.
+        options (WorkerOptions): how the runs train. Defaults to
+            channels_last.
+        line (ProgressLine, optional): the progress display. Defaults to
+            one on stdout.
     """
 
     def __init__(self, preset: Preset, work_dir: str,
                  experiments: Sequence[str] = EXPERIMENTS,
-                 command: str = '', log: Callable[[str], None] = print):
+                 command: str = '', log: Callable[[str], None] = print,
+                 machine: Optional[Machine] = None,
+                 slots: Optional[Sequence[Slot]] = None,
+                 inline: bool = False,
+                 options: WorkerOptions = WorkerOptions(),
+                 line: Optional[ProgressLine] = None):
         self.preset = preset
         self.work_dir = osp.abspath(work_dir)
         self.experiments = tuple(e for e in EXPERIMENTS if e in experiments)
         self.command = command
         self.log = log
+        self.machine = machine or detect_machine('cpu')
+        self.slots = list(slots or plan_slots(self.machine))
+        self.inline = inline
+        self.options = options
+        self.line = line
+        self.costs = cost_model(self.machine)
         self.plan = build_plan(preset, self.experiments)
         self.results: Dict[str, dict] = {}
 
@@ -63,94 +82,70 @@ class Reproduction:
         return run_dir(self.work_dir, key)
 
     def estimate(self) -> float:
-        return plan_seconds(self.plan, self.preset)
+        """Simulated wall seconds of the whole plan on the slots."""
+        return schedule_seconds(self.plan, self.preset, self.slots,
+                                self.costs)
 
     def plan_markdown(self) -> str:
-        return plan_markdown(self.plan, self.preset)
+        return plan_markdown(self.plan, self.preset, self.slots, self.costs,
+                             self.machine.describe())
 
-    def _checkpoint(self, key: str) -> str:
-        return osp.join(self.work_dir, self.results[key]['checkpoint'])
+    def tasks(self) -> List[Task]:
+        """One scheduler task per run."""
+        return [Task(spec.key, run_task,
+                     (spec, self.preset, self.work_dir, self.options),
+                     dependencies(spec),
+                     estimate_seconds(spec, self.preset, self.plan,
+                                      self.costs),
+                     spec.stage1 + spec.stage2,
+                     osp.join(self.run_dir(spec.key), WORKER_LOG))
+                for spec in self.plan]
+
+    def finished(self) -> Dict[str, dict]:
+        """The results of the runs finished before; a run folder of other
+        settings is refused before anything runs."""
+        done = {}
+        for spec in self.plan:
+            identity = spec.identity(self.preset)
+            check_run_dir(self.run_dir(spec.key), identity)
+            result = finished_result(self.run_dir(spec.key), identity)
+            if result is not None:
+                result['skipped'] = True
+                done[spec.key] = result
+        return done
+
+    def _done_text(self, key: str, result: dict, seconds: float) -> str:
+        return f'{key}: done in {format_duration(seconds)}, ' \
+            f'{_accuracy_text(result)}'
 
     def execute(self) -> dict:
         """Run the plan; returns the results data (also written)."""
         start = time.time()
         check_dataset_files(repo_config(TEACHER_CFG))
-        for i, spec in enumerate(self.plan, 1):
-            run_dir = self.run_dir(spec.key)
-            identity = spec.identity(self.preset)
-            done = finished_result(run_dir, identity)
-            if done is not None:
-                self.log(f'[{i}/{len(self.plan)}] {spec.key}: finished '
-                         f'before, skipped')
-                done['skipped'] = True
-                self.results[spec.key] = done
-                continue
-            what = f'members {", ".join(spec.members)}' \
-                if spec.kind == 'ensemble' else \
-                f'{spec.iterations} iterations, seed {spec.seed}'
-            self.log(f'[{i}/{len(self.plan)}] {spec.key} ({spec.label}, '
-                     f'{what})')
-            t0 = time.time()
-            result = run_once(run_dir, identity,
-                              lambda: self._work(spec, run_dir))
-            self.results[spec.key] = result
-            self.log(f'    done in {time.time() - t0:.0f} s: '
-                     f'{_accuracy_text(result)}')
-        return self.write_outputs(time.time() - start)
-
-    def _work(self, spec: RunSpec, run_dir: str) -> dict:
-        t0 = time.time()
-        if spec.kind == 'train':
-            out = self._train(spec, run_dir)
-        elif spec.kind == 'ensemble':
-            out = self._ensemble(spec, run_dir)
-        else:
-            out = self._generations(spec, run_dir)
-        out.update(key=spec.key, label=spec.label, kind=spec.kind,
-                   seconds=time.time() - t0)
-        return out
-
-    def _train(self, spec: RunSpec, run_dir: str) -> dict:
-        teacher = self._checkpoint(spec.teacher) if spec.teacher else None
-        cfg = train_config(spec, self.preset, run_dir, teacher)
-        runner = build_runner(cfg)
-        runner.train()
-        metrics = runner.test()
-        total = spec.stage1 + spec.stage2
-        final = osp.join(run_dir, f'iter_{total}.pth')
-        if not osp.isfile(final):
-            raise ReproductionError(f'{spec.key}: no final checkpoint {final}')
-        del runner
-        preds = save_predictions(run_dir)
-        return dict(metrics=_plain_metrics(metrics),
-                    checkpoint=osp.relpath(final, self.work_dir),
-                    predictions=osp.relpath(preds, self.work_dir))
-
-    def _ensemble(self, spec: RunSpec, run_dir: str) -> dict:
-        ckpts = [self._checkpoint(m) for m in spec.members]
-        cfg = ensemble_config(spec, self.preset, run_dir, ckpts)
-        runner = build_runner(cfg)
-        metrics = runner.test()
-        del runner
-        preds = save_predictions(run_dir)
-        member_preds = [
-            load_predictions(osp.join(self.work_dir,
-                                      self.results[m]['predictions']))
-            for m in spec.members
-        ]
-        diversity = prediction_diversity([p[0] for p in member_preds],
-                                         member_preds[0][1])
-        return dict(metrics=_plain_metrics(metrics),
-                    predictions=osp.relpath(preds, self.work_dir),
-                    members=list(spec.members), diversity=diversity)
-
-    def _generations(self, spec: RunSpec, run_dir: str) -> dict:
-        cfg = generations_config(spec, self.preset)
-        summary = train_generations(
-            cfg, run_dir, spec.num_generations, resume=True,
-            title=f'{spec.label}, seed {spec.seed}',
-            log=lambda text: None)
-        return dict(summary=summary)
+        done = self.finished()
+        estimate = self.estimate()
+        todo = [s for s in self.plan if s.key not in done]
+        where = 'this process' if self.inline else \
+            describe_slots(self.slots)
+        self.log(f'{len(done)} of {len(self.plan)} runs finished before, '
+                 f'skipped; {len(todo)} to run with {where} on '
+                 f'{self.machine.describe()} (plan estimate for all runs: '
+                 f'{format_duration(estimate)}); logs in '
+                 f'{osp.join(self.work_dir, "runs", "<run>", WORKER_LOG)}')
+        scheduler = DagScheduler(self.slots, self.line or ProgressLine(),
+                                 self.costs.speedup,
+                                 self.costs.device_share, self.inline)
+        outcome = scheduler.run(self.tasks(), done, self._done_text)
+        self.results = {k: v for k, v in outcome.results.items()}
+        if not outcome.ok:
+            logs = [f'{k} ({osp.join(self.run_dir(k), WORKER_LOG)})'
+                    for k in outcome.failed]
+            raise ReproductionError(
+                f'{len(outcome.failed)} run(s) failed: {", ".join(logs)}; '
+                f'{len(outcome.skipped)} not run as they need them '
+                f'({", ".join(outcome.skipped)}). Finished runs are kept: '
+                f'run the same command again to retry the others.')
+        return self.write_outputs(time.time() - start, estimate)
 
     # ------------------------------------------------------------ output
     def scale_lines(self) -> Dict[str, str]:
@@ -165,7 +160,15 @@ class Reproduction:
             self.preset, self.experiments, self.plan, self.work_dir,
             report.generation_summaries(self.plan, self.results))
 
-    def write_outputs(self, seconds: float) -> dict:
+    def hardware(self) -> str:
+        import torch
+        workers = 'one process' if self.inline else \
+            describe_slots(self.slots)
+        return (f'{self.machine.describe()}; {workers}; torch '
+                f'{torch.__version__}')
+
+    def write_outputs(self, seconds: float,
+                      estimate: Optional[float] = None) -> dict:
         """Write results.md, results.json and the figures; returns what
         results.json holds."""
         tables = self.tables()
@@ -175,7 +178,8 @@ class Reproduction:
             experiments=list(self.experiments),
             scale=self.scale_lines(),
             command=self.command,
-            hardware=hardware_description('cpu'),
+            hardware=self.hardware(),
+            estimate_seconds=estimate,
             wall_seconds=seconds,
             run_seconds=sum(r.get('seconds', 0) for r in
                             self.results.values() if not r.get('skipped')),
@@ -189,6 +193,8 @@ class Reproduction:
         with_out = osp.join(self.work_dir, 'results.md')
         atomic_write(with_out, text.encode('utf-8'))
         write_json(osp.join(self.work_dir, 'results.json'), data)
+        report.write_generation_summaries(self.plan, self.results,
+                                          self.work_dir)
         self.log(text)
         self.log(f'results in {with_out} and '
                  f'{osp.join(self.work_dir, "results.json")}')
@@ -202,14 +208,33 @@ def run_reproduction(preset: str, work_dir: Optional[str] = None,
                      ensemble_student: Optional[str] = None,
                      norm_reset: Optional[bool] = None,
                      command: str = '', plan_only: bool = False,
-                     log: Callable[[str], None] = print) -> dict:
+                     log: Callable[[str], None] = print,
+                     workers: Optional[int] = None,
+                     threads: Optional[int] = None,
+                     device: str = 'auto',
+                     runs_per_device: Optional[int] = None,
+                     amp: Optional[bool] = None,
+                     data_path: Optional[str] = None,
+                     channels_last: bool = True) -> dict:
     """Run (or with ``plan_only`` just print the plan of) a preset; returns
-    the results data (``{'plan': ...}`` for ``plan_only``)."""
+    the results data (``{'plan': ..., 'estimate_seconds': ...}`` for
+    ``plan_only``).
+
+    ``workers``: worker processes (default: one per core, or
+    ``runs_per_device`` per GPU); 0 runs everything in this process, one
+    run after the other. ``threads``: torch threads per worker (default:
+    one on a CPU with one worker per core). ``device``: 'auto', 'cpu' or
+    'cuda'. ``amp``: mixed precision, on by default on a GPU, refused on
+    the CPU. ``data_path``: 'tensor' (default) or 'pipeline'.
+    """
     if preset not in PRESETS:
         raise ValueError(f'unknown preset {preset!r}; choose from '
                          f'{sorted(PRESETS)}')
+    if data_path is not None and data_path not in DATA_PATHS:
+        raise ValueError(f'data_path must be one of {DATA_PATHS}')
+    machine = detect_machine(device)
     chosen = PRESETS[preset]
-    changes = {}
+    changes = dict(amp=use_amp(machine.kind, amp))
     if fitnet:
         changes['fitnet'] = tuple(fitnet)
     if teacher_ensemble is not None:
@@ -218,10 +243,17 @@ def run_reproduction(preset: str, work_dir: Optional[str] = None,
         changes['ensemble_student'] = ensemble_student
     if norm_reset is not None:
         changes['norm_reset'] = bool(norm_reset)
-    if changes:
-        chosen = replace(chosen, **changes)
+    if data_path is not None:
+        changes['data_path'] = data_path
+    chosen = replace(chosen, **changes)
+    inline = workers == 0
+    # in this process: one slot with every core's thread by default
+    slots = plan_slots(machine, 1 if inline else workers, threads,
+                       runs_per_device)
     work_dir = work_dir or osp.join('work_dirs', f'reproduce_{preset}')
-    repro = Reproduction(chosen, work_dir, experiments, command, log)
+    repro = Reproduction(chosen, work_dir, experiments, command, log,
+                         machine, slots, inline,
+                         WorkerOptions(channels_last=channels_last))
     if plan_only:
         text = repro.plan_markdown()
         log(text)

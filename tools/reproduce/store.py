@@ -43,23 +43,32 @@ def run_dir(work_dir: str, key: str) -> str:
     return osp.join(work_dir, 'runs', key)
 
 
+def check_run_dir(run_dir: str, identity: dict) -> bool:
+    """Whether ``run_dir`` has the ``spec.json`` of the run ``identity``
+    (False: none yet); a ``spec.json`` of another run is refused
+    (:class:`ReproductionError`)."""
+    path = osp.join(run_dir, IDENTITY_FILE)
+    if not osp.isfile(path):
+        return False
+    found = read_json(path)
+    if found != identity:
+        changed = sorted(k for k in set(found) | set(identity)
+                         if found.get(k) != identity.get(k))
+        raise ReproductionError(
+            f'{run_dir} holds a run with other settings ({changed}: '
+            f'{[found.get(k) for k in changed]} there, '
+            f'{[identity.get(k) for k in changed]} now); use another '
+            f'--work-dir, or delete that folder to run it again')
+    return True
+
+
 def claim_run_dir(run_dir: str, identity: dict) -> None:
     """Make ``run_dir`` the home of the run ``identity``: write its
     ``spec.json``, or check that the one there agrees."""
-    path = osp.join(run_dir, IDENTITY_FILE)
-    if osp.isfile(path):
-        found = read_json(path)
-        if found != identity:
-            changed = sorted(k for k in set(found) | set(identity)
-                             if found.get(k) != identity.get(k))
-            raise ReproductionError(
-                f'{run_dir} holds a run with other settings ({changed}: '
-                f'{[found.get(k) for k in changed]} there, '
-                f'{[identity.get(k) for k in changed]} now); use another '
-                f'--work-dir, or delete that folder to run it again')
+    if check_run_dir(run_dir, identity):
         return
     os.makedirs(run_dir, exist_ok=True)
-    write_json(path, identity)
+    write_json(osp.join(run_dir, IDENTITY_FILE), identity)
 
 
 def finished_result(run_dir: str, identity: dict) -> Optional[dict]:

@@ -1,5 +1,6 @@
-"""tools/reproduce.py end to end: the smoke preset, then the same command
-again, which finds every run finished."""
+"""tools/reproduce.py end to end: the smoke preset in two worker
+processes, then the same command again, which finds every run finished;
+--plan of the paper preset."""
 import json
 
 import pytest
@@ -20,11 +21,11 @@ def test_reproduce_smoke_end_to_end_and_resume(tmp_path, monkeypatch,
 
 
 def _reproduce(work, monkeypatch):
-    # one thread: on cores shared with other jobs two threads wait for
-    # each other (several times slower)
+    # two workers of one thread each
     with pytest.raises(SystemExit) as exit_info:
         run_tool('reproduce.py', ['--preset', 'smoke', '--work-dir', work,
-                                  '--threads', '1'], monkeypatch)
+                                  '--workers', '2', '--threads', '1'],
+                 monkeypatch)
     assert exit_info.value.code == 0
 
 
@@ -52,6 +53,11 @@ def _smoke(work, monkeypatch, capsys):
         assert run['diversity']['ensemble_accuracy'] == pytest.approx(
             run['metrics'][ACC_KEY])
     assert len(data['tables']['d']['rows']) == 3
+    # one generation 0 for D(1.0, 0.0) and D(1.0, 0.6)
+    assert 'gen0_10_00_and_10_06_seed0' in data['runs']
+    assert not any(k.startswith('gen0_10_06') for k in data['runs'])
+    assert (work / 'runs' / 'fsp_r8_seed0' / 'worker.log').is_file()
+    assert (work / 'generations' / '10_06_seed0.md').is_file()
     assert (work / 'figure3.png').stat().st_size > 10000
     assert (work / 'generations.png').stat().st_size > 10000
     text = (work / 'results.md').read_text()
@@ -61,7 +67,43 @@ def _smoke(work, monkeypatch, capsys):
     # a second invocation finds every run finished and trains nothing
     _reproduce(work, monkeypatch)
     out = capsys.readouterr().out
-    assert out.count('finished before, skipped') == len(data['runs'])
+    n = len(data['runs'])
+    assert f'{n} of {n} runs finished before, skipped; 0 to run' in out
     again = json.loads((work / 'results.json').read_text())
     assert again['run_seconds'] == 0
     assert again['tables'] == data['tables']
+
+
+def test_paper_plan(monkeypatch, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_tool('reproduce.py', ['--preset', 'paper', '--plan',
+                                  '--device', 'cpu', '--workers', '2'],
+                 monkeypatch)
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert '| teacher_r26_seed0 | train | resnet26_1xb128_fashion-mnist.py ' \
+        '| 64000 |' in out
+    assert 'Estimated wall time with 2 workers (2 on cpu), 1 thread each' \
+        in out
+    with pytest.raises(SystemExit):
+        run_tool('reproduce.py', ['--preset', 'paper', '--plan', '--device',
+                                  'cpu', '--workers', '-2'], monkeypatch)
+
+
+def test_run_options_are_checked(tmp_path):
+    from reproduce.runs import run_reproduction
+    with pytest.raises(ValueError, match='AMP is for GPUs'):
+        run_reproduction('smoke', str(tmp_path), plan_only=True,
+                         device='cpu', amp=True, log=lambda text: None)
+    with pytest.raises(ValueError, match='data_path'):
+        run_reproduction('smoke', str(tmp_path), plan_only=True,
+                         device='cpu', data_path='disk',
+                         log=lambda text: None)
+    lines = []
+    out = run_reproduction('smoke', str(tmp_path), ['d'], plan_only=True,
+                           device='cpu', workers=0, threads=2,
+                           log=lines.append)
+    assert 'with 1 worker (cpu), 2 threads:' in lines[0]
+    assert out['estimate_seconds'] > 0
+    assert {p['key'] for p in out['plan']} >= {'gen0_10_00_and_10_06_seed0',
+                                               'gen1_10_06_seed0'}

@@ -1,13 +1,21 @@
-"""tools/reproduce/plan.py and configs.py: the runs of the presets, their
-estimates, the validation points of the figure-3 runs and a run's config."""
+"""tools/reproduce/plan.py and configs.py: the runs of the presets, what
+they wait for, the shared generation 0, their estimates, the validation
+points of the figure-3 runs and a run's config."""
 import os.path as osp
 from dataclasses import replace
 
 import pytest
 
-from reproduce.configs import train_config
-from reproduce.plan import build_plan, curve_interval, estimate_seconds
-from reproduce.presets import PRESETS
+from reproduce.configs import (CHECKPOINT_EVERY, checkpoint_interval,
+                               generation_config, train_config,
+                               use_amp_wrapper)
+from reproduce.devices import GPU_COSTS, Machine, plan_slots
+from reproduce.plan import (build_plan, curve_interval, dependencies,
+                            estimate_seconds, generation_chains,
+                            generation_zero_signature, plan_markdown,
+                            schedule_seconds)
+from reproduce.presets import GENERATION_CFGS, PRESETS
+from reproduce.scheduler import Slot
 
 
 def test_curve_interval_aligns_stage_two_points():
@@ -49,10 +57,118 @@ def test_small_plan_equal_stage_two_and_shared_runs():
     assert plan['fsp_r8_seed0'].stage1 % plan['fsp_r8_seed0'].val_interval \
         == 0
     assert plan['fsp_r8_seed1'].val_interval == 0
-    gens = [s for s in plan.values() if s.kind == 'generations']
-    assert sorted(s.label for s in gens) == [
-        'D(0.6, 0.6)', 'D(1.0, 0.0)', 'D(1.0, 0.6)']
-    assert all(s.num_generations >= 3 for s in gens)
+    chains = generation_chains(list(plan.values()))
+    assert [c[0] for c in chains] == ['D(1.0, 0.0)', 'D(1.0, 0.6)',
+                                      'D(0.6, 0.6)']
+    assert all(len(c[2]) == preset.num_generations >= 3 for c in chains)
+    # what each run waits for
+    assert dependencies(plan['fsp_r8_seed0']) == ('teacher_r26_seed0', )
+    assert dependencies(plan['r8_alone_seed0']) == ()
+    assert dependencies(plan['ensemble_plain_fsp']) == (
+        'fsp_r8_seed0', 'fsp_r8_seed1', 'fsp_r8_seed2')
+
+
+def test_generation_zero_is_shared_and_generations_chain():
+    preset = PRESETS['full']
+    plan = build_plan(preset, ['d'])
+    by_key = {s.key: s for s in plan}
+    gens = [s for s in plan if s.kind == 'generation']
+    # D(1.0, 0.0) and D(1.0, 0.6) train generation 0 identically (plain
+    # cross-entropy, same seed): one run per seed base, not two;
+    # D(0.6, 0.6)'s generation 0 has the tolerant loss
+    bases = [0, 10]
+    assert len(gens) == len(bases) * (3 * preset.num_generations - 1)
+    zeros = sorted(s.key for s in gens if s.generation == 0)
+    assert zeros == ['gen0_06_06_seed0', 'gen0_06_06_seed10',
+                     'gen0_10_00_and_10_06_seed0',
+                     'gen0_10_00_and_10_06_seed10']
+    shared = by_key['gen0_10_00_and_10_06_seed10']
+    assert shared.settings == ('D(1.0, 0.0)', 'D(1.0, 0.6)')
+    assert shared.seed == 10 and shared.teacher is None
+    path = dict(GENERATION_CFGS)
+    sig = generation_zero_signature(path['D(1.0, 0.0)'], 250, 0)
+    assert sig == generation_zero_signature(path['D(1.0, 0.6)'], 250, 0)
+    assert sig != generation_zero_signature(path['D(0.6, 0.6)'], 250, 0)
+    assert sig != generation_zero_signature(path['D(1.0, 0.0)'], 250, 10)
+    assert sig != generation_zero_signature(path['D(1.0, 0.0)'], 300, 0)
+    # distilled settings learn from the previous generation; D(1.0, 0.0)
+    # generations depend on nothing
+    assert dependencies(by_key['gen1_10_06_seed0']) == (
+        'gen0_10_00_and_10_06_seed0', )
+    assert dependencies(by_key['gen2_10_06_seed0']) == ('gen1_10_06_seed0', )
+    assert dependencies(by_key['gen1_06_06_seed0']) == ('gen0_06_06_seed0', )
+    assert dependencies(by_key['gen2_10_00_seed0']) == ()
+    assert by_key['gen2_10_06_seed0'].teacher_in_stage2
+    assert dependencies(by_key['ensemble_gen_10_00_seed10_0-2']) == (
+        'gen0_10_00_and_10_06_seed10', 'gen1_10_00_seed10',
+        'gen2_10_00_seed10')
+    chains = {(c[0], c[1]): c for c in generation_chains(plan)}
+    label, base, specs, ensembles = chains[('D(1.0, 0.6)', 10)]
+    assert [s.key for s in specs] == ['gen0_10_00_and_10_06_seed10',
+                                      'gen1_10_06_seed10',
+                                      'gen2_10_06_seed10']
+    assert sorted(ensembles) == [1, 2]
+    # the identity of a generation names its generation and settings;
+    # older runs' identities are unchanged
+    ident = shared.identity(preset)
+    assert ident['generation'] == 0 and ident['settings'] == [
+        'D(1.0, 0.0)', 'D(1.0, 0.6)']
+    old = replace(preset, data_path='pipeline')
+    teacher = build_plan(old, ['a'])[0]
+    assert set(teacher.identity(old)) == {
+        'key', 'kind', 'config', 'arch', 'seed', 'stage1', 'stage2',
+        'teacher', 'teacher_arch', 'teacher_in_stage2', 'shuffle_seed',
+        'val_interval', 'members', 'num_generations', 'batch_size',
+        'train_images', 'test_images'}
+    assert teacher.identity(preset)['data_path'] == 'tensor'
+    assert teacher.identity(replace(preset, amp=True))['amp'] is True
+
+
+def test_paper_preset_has_the_papers_schedules():
+    paper = PRESETS['paper']
+    plan = {s.key: s for s in build_plan(paper)}
+    assert plan['teacher_r26_seed0'].stage2 == 64000
+    for s in range(3):
+        assert (plan[f'fsp_r8_seed{s}'].stage1,
+                plan[f'fsp_r8_seed{s}'].stage2) == (21000, 64000)
+        assert (plan[f'fsp_r26_seed{s}'].stage1,
+                plan[f'fsp_r26_seed{s}'].stage2) == (21000, 21000)
+        assert plan[f'r8_alone_seed{s}'].stage2 == 64000
+        assert plan[f'r26_third_seed{s}'].stage2 == 21000
+        assert (plan[f'fitnet1loss_r8_seed{s}'].stage1,
+                plan[f'fitnet1loss_r8_seed{s}'].stage2) == (35000, 64000)
+    # (c): the paper's ResNet-26 students; the plain ones are (b)'s runs
+    assert plan['ensemble_plain_fsp'].members == (
+        'fsp_r26_seed0', 'fsp_r26_seed1', 'fsp_r26_seed2')
+    gens = [s for s in plan.values() if s.kind == 'generation']
+    assert {s.stage2 for s in gens} == {64000}
+    assert max(s.generation for s in gens) == 4
+    assert sorted({s.seed for s in gens}) == [0, 10, 20]
+    assert paper.all_test_images and paper.batch_size == 128
+
+
+def test_plan_markdown_and_estimates_for_cpu_and_gpu():
+    small = PRESETS['small']
+    plan = build_plan(small)
+    cpu2 = [Slot(), Slot()]
+    text = plan_markdown(plan, small, cpu2, machine='CPU test, 2 cores')
+    assert '| fsp_r8_seed0 | train |' in text
+    assert 'teacher_r26_seed0 |' in text  # the "waits for" column
+    assert 'on CPU test, 2 cores' in text
+    assert 'with 2 workers (2 on cpu), 1 thread each' in text
+    assert 'ASSUMED' not in text
+    # two workers beat one, but not by more than 2x
+    one = schedule_seconds(plan, small, [Slot('cpu', 2)])
+    two = schedule_seconds(plan, small, cpu2)
+    assert one / 2 < two < one
+    h100 = Machine('cuda', 'NVIDIA H100 80GB HBM3', 16, 1, 79.2, True)
+    slots = plan_slots(h100)
+    paper = PRESETS['paper']
+    gpu = plan_markdown(build_plan(paper), paper, slots, GPU_COSTS,
+                        h100.describe())
+    assert 'with 6 workers (6 on cuda:0), 2 threads each' in gpu
+    assert 'GPU numbers are not measured yet' in gpu
+    assert '1 x NVIDIA H100 80GB HBM3 (79 GiB), 16 CPU cores' in gpu
 
 
 def test_full_plan_seeds_and_resnet26_ensemble_option():
@@ -60,8 +176,7 @@ def test_full_plan_seeds_and_resnet26_ensemble_option():
     plan = {s.key: s for s in build_plan(full)}
     assert full.seeds_minimisation >= 2 and full.seeds_generations >= 2
     assert 'kd_r8_seed1' in plan
-    assert {'generations_06_06_seed0', 'generations_06_06_seed10'} <= set(
-        plan)
+    assert {'gen2_06_06_seed0', 'gen2_06_06_seed10'} <= set(plan)
     assert full.all_test_images
     # the norm-reset students (--norm-reset): the FSP students' runs with
     # the *_rescaled config (same seeds, stages and figure-3 validation)
@@ -84,7 +199,7 @@ def test_full_plan_seeds_and_resnet26_ensemble_option():
         'fsp-paper_resnet26_resnet26_1xb128_fashion-mnist_shuffled-seed2.py')
     assert plan['ensemble_teachers'].members == (
         'teacher_r26_seed0', 'teacher_r26_seed1', 'teacher_r26_seed2')
-    assert not any(k.startswith('generations') for k in plan)
+    assert not any(k.startswith('gen') for k in plan)
     with pytest.raises(ValueError, match='unknown experiments'):
         build_plan(full, ['e'])
     with pytest.raises(ValueError, match='ensemble_student'):
@@ -95,9 +210,16 @@ def test_estimates_order_presets():
     totals = {}
     for name, preset in PRESETS.items():
         plan = build_plan(preset)
-        totals[name] = sum(estimate_seconds(s, preset, plan) for s in plan)
-    assert 0 < totals['smoke'] < totals['small'] < totals['full']
+        totals[name] = schedule_seconds(plan, preset, [Slot(), Slot()])
+    assert 0 < totals['smoke'] < totals['small'] < totals['full'] < \
+        totals['paper']
+    # the presets' aims on the 2-core CPU
     assert totals['small'] < 15 * 60 and totals['full'] < 90 * 60
+    # the configs' per-image pipeline costs more than the in-memory path
+    full = PRESETS['full']
+    spec = build_plan(full, ['a'])[0]
+    assert estimate_seconds(spec, replace(full, data_path='pipeline')) > \
+        estimate_seconds(spec, full)
 
 
 def test_train_config_of_a_shuffled_fsp_student(tmp_path):
@@ -125,3 +247,63 @@ def test_train_config_of_a_shuffled_fsp_student(tmp_path):
                          '/t/teacher.pth')
     assert curve.train_cfg.val_interval == plan['fsp_r8_seed0'].val_interval
     assert curve.train_cfg.val_begin == plan['fsp_r8_seed0'].stage1 + 1
+
+
+def test_checkpoints_amp_and_stage_one_saves(tmp_path):
+    assert checkpoint_interval(420) == 420  # the last iteration only
+    assert checkpoint_interval(CHECKPOINT_EVERY) == CHECKPOINT_EVERY
+    assert checkpoint_interval(64000) == CHECKPOINT_EVERY
+    preset = PRESETS['small']
+    plan = {s.key: s for s in build_plan(preset)}
+
+    def switch(cfg):
+        return [h for h in cfg.custom_hooks
+                if h.type == 'DistillStageSwitchHook'][0]
+
+    seed0 = train_config(plan['fsp_r8_seed0'], preset, str(tmp_path), 't')
+    seed1 = train_config(plan['fsp_r8_seed1'], preset, str(tmp_path), 't')
+    # the weight-norm table reads the stage-1 checkpoint of seed 0 only
+    assert switch(seed0).save_checkpoint is True
+    assert switch(seed1).save_checkpoint is False
+    total = plan['fsp_r8_seed1'].stage1 + plan['fsp_r8_seed1'].stage2
+    assert seed1.default_hooks.checkpoint.interval == total
+    assert seed1.default_hooks.checkpoint.max_keep_ckpts == 1
+    assert not any(h.type == 'ProgressBarHook' for h in seed1.custom_hooks)
+    assert seed1.train_dataloader.sampler.type == 'InfiniteSampler'
+    assert seed1.optim_wrapper.get('type', 'OptimWrapper') == 'OptimWrapper'
+    use_amp_wrapper(seed1, 'bfloat16')
+    assert seed1.optim_wrapper.type == 'AmpOptimWrapper'
+    assert seed1.optim_wrapper.dtype == 'bfloat16'
+    assert seed1.optim_wrapper.optimizer.lr > 0  # the rest kept
+    with pytest.raises(ValueError, match='AMP dtype'):
+        use_amp_wrapper(seed1, 'int8')
+
+
+def test_generation_configs(tmp_path):
+    preset = PRESETS['small']
+    plan = {s.key: s for s in build_plan(preset, ['d'])}
+    zero = generation_config(plan['gen0_10_00_and_10_06_seed0'], preset,
+                             str(tmp_path / 'g0'))
+    assert zero.model.type == 'ImageClassifier'
+    assert zero.model.head.loss.type == 'CrossEntropyLoss'
+    assert zero.randomness.seed == 0 and zero.work_dir == str(tmp_path /
+                                                              'g0')
+    assert zero.train_cfg.max_iters == preset.generation_iters
+    assert 'generations' not in zero
+    tolerant = generation_config(plan['gen0_06_06_seed0'], preset,
+                                 str(tmp_path / 't0'))
+    assert tolerant.model.head.loss.type == 'TolerantTeacherLoss'
+    strict = generation_config(plan['gen1_10_06_seed0'], preset,
+                               str(tmp_path / 'g1'), '/w/generation_0.pth')
+    assert strict.model.type == 'SingleTeacherDistill'
+    assert strict.model.teacher_ckpt == '/w/generation_0.pth'
+    assert strict.randomness.seed == 1  # seed base + generation
+    alone = generation_config(plan['gen2_10_00_seed0'], preset,
+                              str(tmp_path / 'a2'))
+    assert alone.model.type == 'ImageClassifier'
+    assert alone.randomness.seed == 2
+    with pytest.raises(ValueError, match='teacher'):
+        generation_config(plan['gen1_10_06_seed0'], preset,
+                          str(tmp_path / 'x'))
+    assert [e['type'] for e in alone.test_evaluator] == ['Accuracy',
+                                                         'DumpResults']

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from reproduce import report
 from reproduce.figures import (plot_generations, plot_student_curves,
                                shifted_curve)
 from reproduce.markdown import results_markdown
@@ -28,13 +29,34 @@ def test_tables_and_markdown_from_fabricated_results(tmp_path):
     for i, spec in enumerate(repro.plan):
         if spec.kind == 'train':
             repro.results[spec.key] = dict(metrics={ACC_KEY: 80.0 + i})
-        elif spec.kind == 'ensemble':
+        elif spec.kind == 'generation':
+            repro.results[spec.key] = dict(
+                metrics={ACC_KEY: 70.0 + 2 * spec.generation})
+        elif spec.settings:  # an ensemble of generations
+            repro.results[spec.key] = dict(metrics={ACC_KEY: 74.0})
+        else:
             repro.results[spec.key] = dict(
                 metrics={ACC_KEY: 95.0}, members=list(spec.members),
                 diversity=dict(disagreement=5.0, error_correlation=0.5))
-        else:
-            repro.results[spec.key] = dict(summary=_summary(
-                spec.label, 0, [70.0, 72.0], [0, 74.0]))
+    summaries = report.generation_summaries(repro.plan, repro.results)
+    # the shared generation 0 is in both settings that train it
+    assert [(s['setting'], s['generations'][0]['run']) for s in summaries] \
+        == [('D(1.0, 0.0)', 'gen0_10_00_and_10_06_seed0'),
+            ('D(1.0, 0.6)', 'gen0_10_00_and_10_06_seed0'),
+            ('D(0.6, 0.6)', 'gen0_06_06_seed0')]
+    assert summaries[1]['generations'][1]['ensemble_metrics'][ACC_KEY] == 74
+    assert summaries[1]['generations'][0]['ensemble_metrics'][ACC_KEY] == 70
+    paths = report.write_generation_summaries(repro.plan, repro.results,
+                                              str(tmp_path))
+    with open(paths[1]) as f:
+        text = f.read()
+    assert text.startswith('# D(1.0, 0.6), seed 0: D(1.0, 0.6)')
+    assert '| ensemble 0-1 | 74.00 |' in text
+    # an unfinished chain has no summary yet
+    partial = dict(repro.results)
+    partial.pop('gen1_06_06_seed0')
+    assert [s['setting'] for s in report.generation_summaries(
+        repro.plan, partial)] == ['D(1.0, 0.0)', 'D(1.0, 0.6)']
     tables = repro.tables()
     a = {r['model']: r for r in tables['a']['rows']}
     alone = a['ResNet-8 alone']

@@ -6,7 +6,7 @@ import os.path as osp
 import pytest
 
 from reproduce.presets import ACC_KEY
-from reproduce.store import ReproductionError, run_once
+from reproduce.store import ReproductionError, check_run_dir, run_once
 
 
 def test_run_once_skips_a_finished_run_and_refuses_another(tmp_path):
@@ -43,3 +43,13 @@ def test_unfinished_run_with_other_settings_is_refused(tmp_path):
     # the same run resumes
     assert run_once(run_dir, dict(seed=0, iters=10),
                     lambda: dict(ok=1))['ok'] == 1
+
+
+def test_check_run_dir_refuses_other_settings_without_writing(tmp_path):
+    run_dir = str(tmp_path / 'z')
+    assert check_run_dir(run_dir, dict(seed=0)) is False
+    assert not osp.exists(run_dir)  # checking writes nothing
+    run_once(run_dir, dict(seed=0), lambda: {})
+    assert check_run_dir(run_dir, dict(seed=0)) is True
+    with pytest.raises(ReproductionError, match='seed'):
+        check_run_dir(run_dir, dict(seed=3))
