@@ -21,6 +21,7 @@ import os
 import os.path as osp
 import sys
 import time
+from dataclasses import replace
 
 TOOLS = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(TOOLS)
@@ -34,59 +35,23 @@ LABELS = {
 }
 
 
-def _display(progress, totals: dict, t0: float) -> None:
-    parts = [f'{name} {progress.get(key, 0)}/{total}'
-             for key, (name, total) in totals.items()]
-    line = f'\r[{time.time() - t0:5.0f} s] ' + ' | '.join(parts)
-    sys.stdout.write(line[:160].ljust(80))
-    sys.stdout.flush()
-
-
-def _iterations(run: dict) -> int:
-    if run['kind'] == 'teacher':
-        return run['teacher_iters']
-    if run['arm'] in ('alone', 'kd'):
-        return run['stage2']
-    return run['stage1'] + run['stage2']
-
-
 def run_all(runs, work_dir: str, workers: int) -> dict:
     """Train ``runs`` (dicts of tools/fsp_ablation.py) in ``workers``
-    processes with one progress line; a run waits for its teacher."""
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from multiprocessing import Manager, get_context
-
-    from fsp_ablation import execute
+    processes with one progress line (tools/reproduce/scheduler.py); a run
+    waits for its teacher."""
+    from fsp_ablation import plan_tasks
+    from reproduce.scheduler import DagScheduler, Slot
     t0 = time.time()
-    results = {}
-    totals = {r['key']: (r['arm'] if r['kind'] == 'student' else 'teacher',
-                         _iterations(r)) for r in runs}
-    with Manager() as manager, ProcessPoolExecutor(
-            workers, mp_context=get_context('spawn'),
-            max_tasks_per_child=1) as pool:
-        progress = manager.dict()
-        pending = list(runs)
-        running = {}
-        while pending or running:
-            teacher_ready = not any(r['kind'] == 'teacher'
-                                    for r in pending + list(running.values()))
-            for run in list(pending):
-                if run['kind'] == 'teacher' or teacher_ready:
-                    pending.remove(run)
-                    running[pool.submit(execute, run, work_dir,
-                                        progress)] = run
-            # cores no run uses go to the runs going (a run reads this
-            # after each of its iterations)
-            progress['threads'] = max(1, workers // max(1, len(running)))
-            done, _ = wait(running, timeout=1.0,
-                           return_when=FIRST_COMPLETED)
-            for future in done:
-                run = running.pop(future)
-                results[run['key']] = future.result()
-                progress[run['key']] = totals[run['key']][1]
-            _display(progress, totals, t0)
-    print(f'\ndone in {time.time() - t0:.0f} s')
-    return results
+    tasks = plan_tasks(runs, work_dir)
+    if not any(r['kind'] == 'teacher' for r in runs):
+        # the shipped teacher (run['teacher_ckpt']): nothing to wait for
+        tasks = [replace(t, deps=()) for t in tasks]
+    outcome = DagScheduler([Slot('cpu', 1)] * workers).run(tasks)
+    if outcome.failed:
+        raise SystemExit(f'failed: {sorted(outcome.failed)} (logs: '
+                         f'{work_dir}/<run>/worker.log)')
+    print(f'done in {time.time() - t0:.0f} s')
+    return outcome.results
 
 
 def main() -> int:
@@ -103,7 +68,7 @@ def main() -> int:
                         help='a few iterations on a few images (tests)')
     args = parser.parse_args()
     sys.path.insert(0, TOOLS)
-    from fsp_ablation import RECOMMENDED, build_plan
+    from fsp_ablation import RECOMMENDED, build_plan, run_iterations
 
     arms = [RECOMMENDED, 'alone'] + (['paper', 'kd'] if args.full else [])
     plan = build_plan(['r26_r8'], ['x1'], arms, [args.seed], args.smoke)
@@ -131,7 +96,7 @@ def main() -> int:
             name = LABELS[arm]
             iters = (f'{run["stage1"]} + {run["stage2"]}'
                      if run['arm'] not in ('alone', 'kd') else
-                     str(_iterations(run)))
+                     str(run_iterations(run)))
         acc = 'diverged' if res.get('diverged') else f'{res["test_acc"]:.2f}'
         lines.append(f'| {name} | {iters} | {acc} |')
     table = '\n'.join(lines)

@@ -14,9 +14,10 @@ iterations, seed 0):
 (the paper's recipe), the mmfsp options (``mean``, ``proj``, ``mean_proj``,
 ``reset``...; see ARMS), ``alone`` (the student alone with the stage-2
 budget) and ``kd`` (Hinton KD with the stage-2 budget). Runs execute in
-``--workers`` processes with one thread each; a finished run (its
-``result.json``) is skipped; each result is added to ``--results`` as soon
-as it finishes.
+``--workers`` processes with one thread each (tools/reproduce/scheduler.py:
+one progress line, each run's output in ``<work-dir>/<run>/worker.log``); a
+finished run (its ``result.json``) is skipped; each result is added to
+``--results`` as soon as it finishes.
 
     python tools/fsp_ablation.py --arms paper mean proj alone kd --seeds 0
     python tools/fsp_ablation.py --plan      # the runs, nothing trained
@@ -31,6 +32,10 @@ import time
 from typing import Dict, List, Optional
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# the reproduction's scheduler (tools/reproduce/); on the path already when
+# this runs as a script
+if osp.join(REPO, 'tools') not in sys.path:
+    sys.path.insert(0, osp.join(REPO, 'tools'))
 TEACHER_CFG = 'configs/resnet/resnet26_1xb128_fashion-mnist.py'
 TEACHER_ITERS = 1050
 TRAIN_IMAGES = 50000  # the first 50k; the last 10k are the validation split
@@ -396,57 +401,70 @@ def _as_row(result: dict) -> dict:
     return row
 
 
+def run_iterations(run: dict) -> int:
+    """The iterations a run trains."""
+    if run['kind'] == 'teacher':
+        return run['teacher_iters']
+    if run['arm'] in BASELINES:
+        return run['stage2']
+    return run['stage1'] + run['stage2']
+
+
+def run_task(ctx, run: dict, work_dir: str) -> dict:
+    """One run as a task of tools/reproduce/scheduler.py: ``ctx`` takes
+    the place of the progress dict (it publishes the iteration and gives
+    the run the threads of idle workers)."""
+    return execute(run, work_dir, progress=ctx)
+
+
+def plan_tasks(plan: List[dict], work_dir: str) -> list:
+    """The scheduler's tasks of ``plan``: a student waits for its teacher;
+    costs in iterations (the longest chains go first)."""
+    from reproduce.scheduler import Task
+    return [Task(r['key'], run_task, (r, work_dir),
+                 () if r['kind'] == 'teacher' else
+                 (teacher_key(SETTINGS[r['setting']]['teacher']), ),
+                 float(run_iterations(r)), run_iterations(r),
+                 osp.join(work_dir, r['key'], 'worker.log')) for r in plan]
+
+
+def _done_line(res: dict) -> str:
+    if res.get('diverged'):
+        return 'diverged'
+    val = '' if res.get('val_acc') is None else f'val {res["val_acc"]:.2f} '
+    return f'{val}test {res["test_acc"]:.2f}'
+
+
 def run_plan(plan: List[dict], work_dir: str, workers: int,
              results_path: str) -> None:
-    """Train the unfinished runs of ``plan`` in ``workers`` processes; a
-    student starts as soon as its teacher has finished."""
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from multiprocessing import get_context
+    """Train the unfinished runs of ``plan`` in ``workers`` processes of
+    one thread (tools/reproduce/scheduler.py); a student starts as soon as
+    its teacher has finished; each student's row goes to
+    ``results_path`` as soon as it is finished."""
+    from reproduce.scheduler import DagScheduler, Slot
     os.makedirs(work_dir, exist_ok=True)
-    todo = [r for r in plan if _finished(work_dir, r['key']) is None]
+    finished = {}
     for r in plan:
         done = _finished(work_dir, r['key'])
-        if done is not None and r['kind'] == 'student':
-            record(results_path, _as_row(done))
-    print(f'{len(plan) - len(todo)} of {len(plan)} runs finished before; '
-          f'{len(todo)} to train with {workers} workers', flush=True)
-    waiting = {teacher_key(r['teacher']) for r in todo
-               if r['kind'] == 'teacher'}
-    t0 = time.time()
-    with ProcessPoolExecutor(workers, mp_context=get_context('spawn'),
-                             max_tasks_per_child=1) as pool:
-        running = {}
+        if done is not None:
+            finished[r['key']] = done
+            if r['kind'] == 'student':
+                record(results_path, _as_row(done))
+    print(f'{len(finished)} of {len(plan)} runs finished before; '
+          f'{len(plan) - len(finished)} to train with {workers} workers',
+          flush=True)
 
-        def submit_ready() -> None:
-            for r in list(todo):
-                needs = None if r['kind'] == 'teacher' else teacher_key(
-                    SETTINGS[r['setting']]['teacher'])
-                if needs not in waiting:
-                    todo.remove(r)
-                    running[pool.submit(execute, r, work_dir)] = r
+    def on_result(key: str, res: dict, seconds: float) -> str:
+        if res['kind'] == 'student':
+            record(results_path, _as_row(res))
+        return f'{key}: {_done_line(res)} ({seconds:.0f} s)'
 
-        submit_ready()
-        while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                run = running.pop(future)
-                try:
-                    res = future.result()
-                except Exception as err:  # noqa: BLE001 - reported, others go on
-                    print(f'[{time.time() - t0:7.0f} s] {run["key"]} FAILED: '
-                          f'{type(err).__name__}: {err}', flush=True)
-                    if run['kind'] == 'teacher':
-                        raise
-                    continue
-                if run['kind'] == 'teacher':
-                    waiting.discard(run['key'])
-                else:
-                    record(results_path, _as_row(res))
-                what = ('diverged' if res.get('diverged') else
-                        f'val {res["val_acc"]:.2f} test {res["test_acc"]:.2f}')
-                print(f'[{time.time() - t0:7.0f} s] {res["key"]}: {what} '
-                      f'({res["seconds"]:.0f} s)', flush=True)
-            submit_ready()
+    outcome = DagScheduler([Slot('cpu', 1)] * workers).run(
+        plan_tasks(plan, work_dir), finished, on_result)
+    if outcome.failed:
+        raise SystemExit(f'failed: {sorted(outcome.failed)} (logs: '
+                         f'{work_dir}/<run>/worker.log); not run: '
+                         f'{sorted(outcome.skipped)}')
 
 
 def _stat(values: List[float]) -> str:
