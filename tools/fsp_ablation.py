@@ -239,8 +239,13 @@ def eval_data(split: str, limit: int = 0):
 
 def accuracy(network, split: str, limit: int = 0) -> float:
     """Top-1 accuracy (%) of a classifier on a split, in eval mode."""
+    return tensor_accuracy(network, *eval_data(split, limit))
+
+
+def tensor_accuracy(network, x, y) -> float:
+    """Top-1 accuracy (%) of a classifier on images ``x`` with labels
+    ``y`` (tensors), in eval mode, 1000 images at a time."""
     import torch
-    x, y = eval_data(split, limit)
     was_training = network.training
     network.eval()
     correct = 0

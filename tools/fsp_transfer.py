@@ -299,17 +299,7 @@ def accuracy(network, split: str, classes: Tuple[int, ...],
              limit: int = 0) -> float:
     """Top-1 accuracy (%) of a classifier (its 5-class head) on a split of
     ``classes``, in eval mode."""
-    import torch
-    x, y = eval_data(split, classes, limit)
-    was_training = network.training
-    network.eval()
-    correct = 0
-    with torch.no_grad():
-        for i in range(0, len(y), 1000):
-            logits = network(x[i:i + 1000], mode='tensor')
-            correct += int((logits.argmax(1) == y[i:i + 1000]).sum())
-    network.train(was_training)
-    return 100.0 * correct / len(y)
+    return abl.tensor_accuracy(network, *eval_data(split, classes, limit))
 
 
 # ----------------------------------------------------------------- runs
