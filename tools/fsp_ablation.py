@@ -338,6 +338,15 @@ def execute(run: dict, work_dir: str, progress=None) -> dict:
         probe = None if run.get('quick') else _probe_hook(
             run['stage1'] if two_stage else None, run['stage2'], limit)
     runner = build_runner(cfg)
+    if run.get('fast'):
+        # the reproduction's faster CPU path (tools/reproduce/fastdata.py):
+        # the training images in memory, crops and flips per batch, and
+        # channels_last convolutions; same distribution of batches, not the
+        # same random stream, so not used by the ablation's own runs
+        from reproduce.fastdata import (attach_train_loader,
+                                        tensor_train_loader)
+        attach_train_loader(runner, tensor_train_loader(cfg))
+        runner.model.to(memory_format=torch.channels_last)
     if probe is not None:
         runner.register_hook(probe)
     if progress is not None:
