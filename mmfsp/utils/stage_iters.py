@@ -70,7 +70,18 @@ def apply_stage_iters(cfg) -> Optional[str]:
     if cfg.get(STAGE_ITERS) is None:
         return None
     want = _pair(cfg, STAGE_ITERS)
-    schedule = stage_lengths(cfg)
+    try:
+        schedule = stage_lengths(cfg)
+    except ValueError as error:
+        # not two stages inside the run (stage 1 alone: switch_iter =
+        # max_iters, or a switch after the end, which the config checks
+        # report with their fixes): nothing to rescale unless asked to
+        if cfg.get(WRITTEN_FOR) is None or want == _pair(cfg, WRITTEN_FOR):
+            return None
+        raise StageItersError(
+            f'stage_iters={want} asks for two stages, but the schedule has '
+            f'no stage 2 to rescale ({error}). Set the stage lengths on a '
+            f'two-stage config.') from error
     written = _pair(cfg, WRITTEN_FOR) if WRITTEN_FOR in cfg else schedule
     if want == schedule:
         cfg[WRITTEN_FOR] = want

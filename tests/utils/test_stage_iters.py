@@ -101,3 +101,15 @@ def test_every_shipped_two_stage_config_states_its_lengths(path):
     lengths = stage_lengths(cfg)
     assert tuple(cfg.stage_iters) == lengths
     assert tuple(cfg.schedule_stage_iters) == lengths
+
+
+def test_a_run_of_stage_1_alone_is_left_to_the_checks():
+    """switch_iter = max_iters (stage 1 alone, by --cfg-options) keeps
+    the inherited keys and is not an error here; asking for two stages
+    on it is."""
+    cfg = Config.fromfile(RECOMMENDED)
+    cfg.train_cfg.max_iters = 1000
+    assert apply_stage_iters(cfg) is None
+    cfg.stage_iters = (500, 500)
+    with pytest.raises(StageItersError, match='no stage 2'):
+        apply_stage_iters(cfg)
