@@ -12,6 +12,7 @@ and tools/reproduce/ for what each experiment trains.
     python tools/reproduce.py --preset smoke   # a few minutes (tests)
     python tools/reproduce.py --preset paper --plan   # the papers' schedules:
                                                       # runs, time estimate
+    python tools/reproduce.py --preset generations    # (d) converged, 3 seeds
 """
 import argparse
 import os.path as osp
@@ -36,7 +37,8 @@ def main() -> int:
     parser.add_argument('--work-dir',
                         help='default: work_dirs/reproduce_<preset>')
     parser.add_argument('--experiments', nargs='+', choices=EXPERIMENTS,
-                        default=list(EXPERIMENTS))
+                        help='default: the preset\'s (all four; (d) alone '
+                        'for the generations preset)')
     parser.add_argument('--fitnet', nargs='+', choices=sorted(FITNET_R8_CFG),
                         help='FitNet variants of (a) (default: 1loss)')
     parser.add_argument('--teacher-ensemble', action='store_true',

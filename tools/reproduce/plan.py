@@ -11,7 +11,8 @@ from mmfsp.utils.schedule_scaling import scale_schedule, stage_lengths
 from .devices import CPU_COSTS, CostModel
 from .presets import (EXPERIMENTS, FITNET_NAMES, FITNET_R8_CFG, FSP_R8_CFG,
                       FSP_R8_RESCALED_CFG, FSP_R26_CFG, FSP_R26_RESCALED_CFG,
-                      GENERATION_CFGS, GENERATION_SEED_STEP, KD_R8_CFG,
+                      GENERATION_CFGS, GENERATION_SEED_STEP,
+                      GENERATION_TAGS, KD_R8_CFG, PLATEAU_SETTING,
                       R8_CFG, R26_THIRD_CFG, RESCALED_LABEL, SHUFFLED_R26_CFG,
                       TEACHER_CFG, Preset, repo_config)
 from .scheduler import Slot, Task, format_duration, simulate
@@ -121,9 +122,15 @@ def _distilled(path: str) -> bool:
         repo_config(path).get('generations')).is_distilled(1)
 
 
-def _setting_tag(label: str) -> str:
-    """``'D(1.0, 0.6)'`` -> ``'10_06'``."""
-    return label[2:-1].replace(', ', '_').replace('.', '')
+#: the ``settings`` of a plateau-check run (not a setting: no chain)
+PLATEAU = 'plateau check'
+
+
+def generation_cfgs(preset: Preset) -> List[Tuple[str, str]]:
+    """(d)'s (label, config) pairs the preset trains, in
+    :data:`GENERATION_CFGS` order."""
+    return [(label, path) for label, path in GENERATION_CFGS
+            if label in preset.generation_settings]
 
 
 def generation_specs(preset: Preset) -> List[RunSpec]:
@@ -134,16 +141,17 @@ def generation_specs(preset: Preset) -> List[RunSpec]:
     distils (``lam > 0``); otherwise it depends on nothing."""
     out: List[RunSpec] = []
     iters = preset.generation_iters
+    cfgs = generation_cfgs(preset)
     for i in range(preset.seeds_generations):
         base = i * GENERATION_SEED_STEP
         shared: Dict[str, List[Tuple[str, str]]] = {}
-        for label, path in GENERATION_CFGS:
+        for label, path in cfgs:
             sig = generation_zero_signature(path, iters, base)
             shared.setdefault(sig, []).append((label, path))
         zero_of: Dict[str, RunSpec] = {}
         for group in shared.values():
             labels = tuple(label for label, _ in group)
-            tags = '_and_'.join(_setting_tag(label) for label in labels)
+            tags = '_and_'.join(GENERATION_TAGS[label] for label in labels)
             spec = RunSpec(f'gen0_{tags}_seed{base}',
                            f'{" and ".join(labels)}, generation 0',
                            'generation', group[0][1], 'resnet8', base,
@@ -151,8 +159,8 @@ def generation_specs(preset: Preset) -> List[RunSpec]:
             out.append(spec)
             for label in labels:
                 zero_of[label] = spec
-        for label, path in GENERATION_CFGS:
-            tag = _setting_tag(label)
+        for label, path in cfgs:
+            tag = GENERATION_TAGS[label]
             chain = [zero_of[label]]
             distilled = _distilled(path)
             for g in range(1, preset.num_generations):
@@ -172,7 +180,32 @@ def generation_specs(preset: Preset) -> List[RunSpec]:
                     path, 'resnet8', base,
                     members=tuple(s.key for s in chain), generation=g,
                     settings=(label, )))
+    # last (nothing waits for them): generation 0 twice as long
+    path = dict(GENERATION_CFGS)[PLATEAU_SETTING]
+    for i in range(preset.plateau_seeds):
+        base = i * GENERATION_SEED_STEP
+        out.append(RunSpec(
+            f'gen0_{GENERATION_TAGS[PLATEAU_SETTING]}_2x_seed{base}',
+            f'{PLATEAU_SETTING}, generation 0, {2 * iters} iterations '
+            f'(plateau check)', 'generation', path, 'resnet8', base,
+            stage2=2 * iters, generation=0, settings=(PLATEAU, )))
     return out
+
+
+def plateau_pairs(plan: Sequence[RunSpec]
+                  ) -> List[Tuple[RunSpec, RunSpec]]:
+    """(generation 0, the same twice as long) per seed base of (d)'s
+    plateau check."""
+    pairs = []
+    for long in plan:
+        if long.kind != 'generation' or long.settings != (PLATEAU, ):
+            continue
+        for short in plan:
+            if short.kind == 'generation' and short.generation == 0 and \
+                    short.seed == long.seed and \
+                    PLATEAU_SETTING in short.settings:
+                pairs.append((short, long))
+    return pairs
 
 
 def generation_chains(plan: Sequence[RunSpec]

@@ -35,6 +35,8 @@ FITNET_R8_CFG = {
 }
 FITNET_NAMES = {'1loss': 'FitNet, 1 loss (middle layer)',
                 '3loss': 'FitNet, 3 loss (three stage outputs)'}
+#: (d)'s settings: (label, config); the paper's D(eta, lam), TSD in every
+#: generation, and the label-smoothing and confidence-penalty teachers
 GENERATION_CFGS = (
     ('D(1.0, 0.0)',
      'configs/tolerant/tolerant-eta10-lam00_resnet8_1xb128_fashion-mnist.py'),
@@ -42,7 +44,30 @@ GENERATION_CFGS = (
      'configs/tolerant/tolerant-eta10-lam06_resnet8_1xb128_fashion-mnist.py'),
     ('D(0.6, 0.6)',
      'configs/tolerant/tolerant-eta06-lam06_resnet8_1xb128_fashion-mnist.py'),
+    ('D(0.6, 0.6), TSD in all',
+     'configs/tolerant/'
+     'tolerant-eta06-lam06-tsdall_resnet8_1xb128_fashion-mnist.py'),
+    ('LS teacher, lam 0.6',
+     'configs/tolerant/'
+     'tolerant-labelsmooth-lam06_resnet8_1xb128_fashion-mnist.py'),
+    ('CP teacher, lam 0.6',
+     'configs/tolerant/'
+     'tolerant-confpenalty-lam06_resnet8_1xb128_fashion-mnist.py'),
 )
+#: each setting's tag in run keys and file names
+GENERATION_TAGS = {
+    'D(1.0, 0.0)': '10_00',
+    'D(1.0, 0.6)': '10_06',
+    'D(0.6, 0.6)': '06_06',
+    'D(0.6, 0.6), TSD in all': '06_06_all',
+    'LS teacher, lam 0.6': 'ls_06',
+    'CP teacher, lam 0.6': 'cp_06',
+}
+#: the settings of the paper's Table (the presets' default)
+PAPER_GENERATION_SETTINGS = ('D(1.0, 0.0)', 'D(1.0, 0.6)', 'D(0.6, 0.6)')
+ALL_GENERATION_SETTINGS = tuple(label for label, _ in GENERATION_CFGS)
+#: the run whose generation 0 the plateau check trains twice as long
+PLATEAU_SETTING = 'D(1.0, 0.0)'
 GENERATION_SEED_STEP = 10
 RESCALED_LABEL = '{}, FSP + conv norms reset at the switch (mmfsp option)'
 #: the seed-0 students of (a) and (b) that Figure 3 and the weight-norm
@@ -111,6 +136,19 @@ class Preset:
             mmpretrain dataset and transforms). Defaults to 'tensor'.
         amp (bool): mixed precision (GPUs only; set by the command line
             from the device). Defaults to False.
+        generation_settings (tuple[str]): (d)'s settings, labels of
+            :data:`GENERATION_CFGS`. Defaults to the paper's three.
+        transfer_probe (bool): (d) also probes every generation and
+            ensemble with a linear classifier on another task
+            (tools/analysis_tools/transfer_probe.py, scikit-learn's digits)
+            and reports its accuracy as the metric ``transfer/top1``.
+            Defaults to False.
+        plateau_seeds (int): (d) also trains generation 0 of
+            :data:`PLATEAU_SETTING` with twice the iterations for this many
+            seed bases, to show how close the generations are to their
+            plateau. Defaults to 0.
+        experiments (tuple[str]): what the preset runs when the command
+            line names no experiments. Defaults to all four.
     """
 
     name: str
@@ -134,8 +172,21 @@ class Preset:
     fast_stage2: int = 0
     data_path: str = 'tensor'
     amp: bool = False
+    generation_settings: Tuple[str, ...] = PAPER_GENERATION_SETTINGS
+    transfer_probe: bool = False
+    plateau_seeds: int = 0
+    experiments: Tuple[str, ...] = EXPERIMENTS
 
     def __post_init__(self) -> None:
+        unknown = set(self.generation_settings) - set(GENERATION_TAGS)
+        if unknown or not self.generation_settings:
+            raise ValueError(f'generation_settings must be among '
+                             f'{list(GENERATION_TAGS)}, got '
+                             f'{self.generation_settings}')
+        if not set(self.experiments) <= set(EXPERIMENTS) or \
+                not self.experiments:
+            raise ValueError(f'experiments must be among {EXPERIMENTS}, '
+                             f'got {self.experiments}')
         if self.data_path not in DATA_PATHS:
             raise ValueError(f'data_path must be one of {DATA_PATHS}, got '
                              f'{self.data_path!r}')
@@ -174,6 +225,8 @@ class Preset:
             out['data_path'] = self.data_path
         if self.amp:
             out['amp'] = True
+        if self.transfer_probe:
+            out['transfer_probe'] = True
         return out
 
 
@@ -202,4 +255,16 @@ PRESETS: Dict[str, Preset] = {
                     test_images=0, ensemble_student='resnet26',
                     fsp_stage1=21000, fitnet_stage1=35000,
                     fast_stage2=21000),
+    # (d) alone, converged (docs/generations.md, "Converged generations"):
+    # every setting, 3 seeds, 3 generations of 600 iterations at batch 128
+    # on the first 6,000 training images (12.8 epochs; the plateau check
+    # trains generation 0 twice as long), the secondary-class metric and
+    # the transfer probe per generation; about 2 hours on 2 CPU cores
+    'generations': Preset('generations', teacher_iters=1050,
+                          minimisation_iters=420, generation_iters=600,
+                          num_generations=3, seeds_generations=3,
+                          train_images=6000, test_images=0,
+                          generation_settings=ALL_GENERATION_SETTINGS,
+                          transfer_probe=True, plateau_seeds=3,
+                          experiments=('d', )),
 }

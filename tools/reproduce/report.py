@@ -9,7 +9,7 @@ from analysis_tools.weight_norms import (conv_norm_ratios,
                                          initial_conv_weight_norms,
                                          ratio_summary)
 from .plan import RunSpec, generation_chains
-from .presets import (ACC_KEY, FITNET_NAMES, GENERATION_CFGS,
+from .presets import (ACC_KEY, FITNET_NAMES, GENERATION_CFGS, GENERATION_TAGS,
                       RESCALED_LABEL, STUDENT_GROUPS, Preset, repo_config)
 from .stats import generation_curves, mean_spread
 from .store import run_dir
@@ -248,7 +248,7 @@ def write_generation_summaries(plan: Sequence[RunSpec],
             cfg.get('generations'), len(summary['generations']))
         text = summary_markdown(summary['title'], settings,
                                 summary_rows(summary['generations']))
-        tag = summary['setting'][2:-1].replace(', ', '_').replace('.', '')
+        tag = GENERATION_TAGS[summary["setting"]]
         path = osp.join(work_dir, 'generations',
                         f'{tag}_seed{summary["seed"]}.md')
         atomic_write(path, text.encode('utf-8'))

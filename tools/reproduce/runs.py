@@ -202,7 +202,7 @@ class Reproduction:
 
 
 def run_reproduction(preset: str, work_dir: Optional[str] = None,
-                     experiments: Sequence[str] = EXPERIMENTS,
+                     experiments: Optional[Sequence[str]] = None,
                      fitnet: Optional[Sequence[str]] = None,
                      teacher_ensemble: Optional[bool] = None,
                      ensemble_student: Optional[str] = None,
@@ -220,7 +220,7 @@ def run_reproduction(preset: str, work_dir: Optional[str] = None,
     the results data (``{'plan': ..., 'estimate_seconds': ...}`` for
     ``plan_only``).
 
-    ``workers``: worker processes (default: one per core, or
+    ``experiments``: default the preset's. ``workers``: worker processes (default: one per core, or
     ``runs_per_device`` per GPU); 0 runs everything in this process, one
     run after the other. ``threads``: torch threads per worker (default:
     one on a CPU with one worker per core). ``device``: 'auto', 'cpu' or
@@ -251,7 +251,8 @@ def run_reproduction(preset: str, work_dir: Optional[str] = None,
     slots = plan_slots(machine, 1 if inline else workers, threads,
                        runs_per_device)
     work_dir = work_dir or osp.join('work_dirs', f'reproduce_{preset}')
-    repro = Reproduction(chosen, work_dir, experiments, command, log,
+    repro = Reproduction(chosen, work_dir,
+                         experiments or chosen.experiments, command, log,
                          machine, slots, inline,
                          WorkerOptions(channels_last=channels_last))
     if plan_only:

@@ -10,7 +10,7 @@ import os.path as osp
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 from .plan import RunSpec
 from .presets import Preset
@@ -91,6 +91,28 @@ def _plain_metrics(metrics: dict) -> dict:
 
 def _path(work_dir: str, result: dict, key: str = 'checkpoint') -> str:
     return osp.join(work_dir, result[key])
+
+
+#: the metric key of the transfer probe's accuracy
+TRANSFER_KEY = 'transfer/top1'
+
+
+def transfer_accuracy(config: str, checkpoints: Sequence[str]) -> float:
+    """Top-1 accuracy (%) of a linear classifier on the frozen pooled
+    features of ``checkpoints`` (models of the config at ``config``, a
+    repository path) on scikit-learn's digits
+    (tools/analysis_tools/transfer_probe.py); two or more checkpoints: their
+    features concatenated, the ensemble's features."""
+    from analysis_tools.transfer_probe import (build_frozen_model,
+                                               digits_target, transfer_probe)
+    from .presets import repo_config
+    cfg = repo_config(config)
+    models = [(str(i), build_frozen_model(cfg, path))
+              for i, path in enumerate(checkpoints)]
+    ensembles = [list(range(len(models)))] if len(models) > 1 else []
+    rows = transfer_probe(models, digits_target(), ensembles)['rows']
+    kind = 'concat' if ensembles else 'model'
+    return float(next(r['top1'] for r in rows if r['kind'] == kind))
 
 
 def run_task(ctx: TaskContext, spec: RunSpec, preset: Preset, work_dir: str,
@@ -181,6 +203,8 @@ def _generation(ctx: TaskContext, spec: RunSpec, preset: Preset,
     export_final_weights(final, weights,
                          dict(generation=spec.generation,
                               setting=' and '.join(spec.settings)))
+    if preset.transfer_probe:
+        metrics[TRANSFER_KEY] = transfer_accuracy(spec.config, [weights])
     preds = save_predictions(where)
     return dict(metrics=metrics, generation=spec.generation,
                 settings=list(spec.settings), teacher=spec.teacher,
@@ -207,6 +231,10 @@ def _ensemble(ctx: TaskContext, spec: RunSpec, preset: Preset,
                     for m in members]
     diversity = prediction_diversity([p[0] for p in member_preds],
                                      member_preds[0][1])
-    return dict(metrics=_plain_metrics(metrics),
+    metrics = _plain_metrics(metrics)
+    if preset.transfer_probe:
+        metrics[TRANSFER_KEY] = transfer_accuracy(
+            spec.config, [_path(work_dir, m) for m in members])
+    return dict(metrics=metrics,
                 predictions=osp.relpath(preds, work_dir),
                 members=list(spec.members), diversity=diversity)
