@@ -185,4 +185,15 @@ def write_figures(preset: Preset, experiments: Sequence[str],
             title=f'ResNet-8 generations, Fashion-MNIST (preset '
             f'{preset.name}, {preset.generation_iters} it. per '
             f'generation, {preset.num_test_images} test images)')
+        for name, key, what in (
+                ('generations_secondary', 'secondary/superclass_share',
+                 'secondary mass in the label\'s superclass'),
+                ('generations_transfer', 'transfer/top1',
+                 'transfer probe on digits')):
+            records = [r for s in summaries for r in s['generations']]
+            if all(key in r['metrics'] for r in records):
+                out[name] = plot_generations(
+                    summaries, osp.join(work_dir, f'{name}.png'), key,
+                    title=f'ResNet-8 generations, Fashion-MNIST (preset '
+                    f'{preset.name}): {what}')
     return {k: osp.relpath(v, work_dir) for k, v in out.items()}

@@ -1,9 +1,27 @@
 """results.md of a reproduction, from what results.json holds: the command,
 the hardware, the time, the scale and one table per experiment, each with
 the claim it tests (docs/reproduction.md, "Reading the output")."""
-from typing import Optional
+from typing import List, Optional
 
-from .stats import format_range, format_stat, markdown_table
+from .presets import ACC_KEY
+from .stats import format_range, format_stat, markdown_table, mean_spread
+
+
+def generation_table(rows_d: List[dict]) -> str:
+    """A (d) table: per setting, each generation, each ensemble 0..g and
+    the best generation's gain over generation 0."""
+    gens = sorted({int(g) for r in rows_d for g in r['single']})
+    header = ['setting', 'n'] + [f'gen {g}' for g in gens] + \
+        [f'ensemble 0-{g}' for g in gens if g > 0] + ['best gen - gen 0']
+    rows = []
+    for r in rows_d:
+        rows.append([r['setting'], r['seeds']] +
+                    [format_stat(r['single'].get(str(g))) for g in gens] +
+                    [format_stat(r['ensemble'].get(str(g)))
+                     for g in gens if g > 0] +
+                    [f'{r["best_minus_gen0"]:+.2f} (gen '
+                     f'{r["best_generation"]})'])
+    return markdown_table(header, rows)
 
 
 def results_markdown(data: dict) -> str:
@@ -75,29 +93,40 @@ def results_markdown(data: dict) -> str:
             'members\' right/wrong vectors; both averaged over the 3 '
             'pairs.', '']
     if 'd' in tables and tables['d']['rows']:
-        rows_d = tables['d']['rows']
-        gens = sorted({int(g) for r in rows_d for g in r['single']})
-        header = ['setting', 'n'] + [f'gen {g}' for g in gens] + \
-            [f'ensemble 0-{g}' for g in gens if g > 0] + \
-            ['best gen - gen 0']
-        rows = []
-        for r in rows_d:
-            rows.append([r['setting'], r['seeds']] +
-                        [format_stat(r['single'].get(str(g))) for g in gens] +
-                        [format_stat(r['ensemble'].get(str(g)))
-                         for g in gens if g > 0] +
-                        [f'{r["best_minus_gen0"]:+.2f} (gen '
-                         f'{r["best_generation"]})'])
         lines += [f'## (d) Training in generations: {scale["d"]}', '',
                   'Claim: generations taught by a tolerant teacher '
                   '(D(0.6, 0.6)) end better than strict-teacher generations '
                   '(D(1.0, 0.6)) and than independent networks '
                   '(D(1.0, 0.0)); ensembles of generations add more.', '',
-                  markdown_table(header, rows), '',
+                  generation_table(tables['d']['rows']), '',
                   'D(eta, lam): eta = label weight of the teacher loss '
-                  '(TSD applied to the patriarch only, mmfsp\'s default), '
-                  'lam = weight of KL(p_T || p_S) in the students\' loss.',
-                  '']
+                  '(TSD applied to the patriarch only, mmfsp\'s default, '
+                  'unless "TSD in all"), lam = weight of KL(p_T || p_S) in '
+                  'the students\' loss; LS / CP teacher: a patriarch '
+                  'trained with label smoothing (0.1) / the confidence '
+                  'penalty (0.1) instead of TSD.', '']
+        for key, entry in (tables['d'].get('metrics') or {}).items():
+            if key == ACC_KEY:
+                continue
+            lines += [f'### (d) {entry["name"]}', '',
+                      generation_table(entry['rows']), '']
+        plateau = tables['d'].get('plateau') or []
+        if plateau:
+            gains = [r['gain'] for r in plateau]
+            rows = [[r['seed'], f'{r["acc"]:.2f}', f'{r["long_acc"]:.2f}',
+                     f'{r["gain"]:+.2f}'] for r in plateau]
+            lines += ['### (d) Plateau check', '',
+                      f'Generation 0 of D(1.0, 0.0) trained '
+                      f'{plateau[0]["iters"]} iterations (as every '
+                      f'generation) and {plateau[0]["long_iters"]} '
+                      f'(the same schedule, twice as long), test accuracy '
+                      f'(%):', '',
+                      markdown_table(['seed base', str(plateau[0]['iters']),
+                                      str(plateau[0]['long_iters']),
+                                      'gain'], rows), '',
+                      f'Mean gain from twice the iterations: '
+                      f'{format_stat(mean_spread(gains))} (n = '
+                      f'{len(gains)}).', '']
     if 'weight_norms' in tables:
         rows = [[r['model'], r['point'], f'{r["ratio"]["median"]:.2f}',
                  f'{r["ratio"]["min"]:.2f}-{r["ratio"]["max"]:.2f}',
@@ -124,5 +153,13 @@ def results_markdown(data: dict) -> str:
                       'generation (solid) and of the ensembles of '
                       'generations 0..g (dashed), mean over seeds, min-max '
                       'bars.']
+        for name, what in (('generations_secondary', 'the secondary-class '
+                            'metric (share of the secondary mass in the '
+                            'label\'s superclass)'),
+                           ('generations_transfer', 'the transfer probe\'s '
+                            'accuracy on digits')):
+            if name in figures:
+                lines.append(f'- `{figures[name]}`: {what} per generation '
+                             'and ensemble, as above.')
         lines.append('')
     return '\n'.join(lines)

@@ -8,11 +8,13 @@ from typing import Dict, List, Mapping, Optional, Sequence
 from analysis_tools.weight_norms import (conv_norm_ratios,
                                          initial_conv_weight_norms,
                                          ratio_summary)
-from .plan import RunSpec, generation_chains
-from .presets import (ACC_KEY, FITNET_NAMES, GENERATION_CFGS, GENERATION_TAGS,
+from .plan import RunSpec, generation_chains, plateau_pairs
+from .presets import (ACC_KEY, FITNET_NAMES, GENERATION_CFGS,
+                      GENERATION_TAGS,
                       RESCALED_LABEL, STUDENT_GROUPS, Preset, repo_config)
 from .stats import generation_curves, mean_spread
 from .store import run_dir
+from .worker import TRANSFER_KEY
 
 
 def scale_lines(preset: Preset, plan: Sequence[RunSpec]) -> Dict[str, str]:
@@ -152,8 +154,7 @@ def tables(preset: Preset, experiments: Sequence[str],
     if 'c' in experiments:
         out['c'] = dict(rows=_ensemble_rows(results))
     if 'd' in experiments:
-        out['d'] = dict(rows=generation_rows(
-            generation_summaries(plan, results)))
+        out['d'] = generation_tables(plan, results)
     norms = weight_norm_rows(experiments, plan, results, work_dir)
     if norms:
         out['weight_norms'] = dict(rows=norms)
@@ -256,15 +257,37 @@ def write_generation_summaries(plan: Sequence[RunSpec],
     return paths
 
 
-def generation_rows(summaries: Sequence[dict]) -> List[dict]:
-    """Table (d): per setting, each generation's accuracy and each ensemble
-    0..g as mean/spread over the summaries (seeds) of that setting."""
+#: (d)'s metrics: (key, what it is, factor to a percentage)
+GENERATION_METRICS = (
+    (ACC_KEY, 'test accuracy (%)', 1.0),
+    ('secondary/top2_same_superclass',
+     'top-2 secondary classes in the label\'s superclass (%)', 100.0),
+    ('secondary/superclass_share',
+     'share of the secondary probability mass in the label\'s superclass '
+     '(%)', 100.0),
+    (TRANSFER_KEY, 'transfer probe: linear classifier on the frozen '
+     'features, digits test accuracy (%)', 1.0),
+)
+
+
+def _has_metric(summaries: Sequence[dict], key: str) -> bool:
+    return bool(summaries) and all(
+        key in r['metrics'] and
+        (r['generation'] == 0 or key in r['ensemble_metrics'])
+        for s in summaries for r in s['generations'])
+
+
+def generation_rows(summaries: Sequence[dict], key: str = ACC_KEY,
+                    factor: float = 1.0) -> List[dict]:
+    """Table (d): per setting, each generation's metric ``key`` (times
+    ``factor``) and each ensemble 0..g as mean/spread over the summaries
+    (seeds) of that setting."""
     rows = []
-    for setting, entry in generation_curves(summaries, ACC_KEY).items():
-        single = {g: mean_spread(v)
-                  for g, v in sorted(entry['single'].items())}
-        ensemble = {g: mean_spread(v)
-                    for g, v in sorted(entry['ensemble'].items())}
+    for setting, entry in generation_curves(summaries, key).items():
+        single = {g: mean_spread([v * factor for v in values])
+                  for g, values in sorted(entry['single'].items())}
+        ensemble = {g: mean_spread([v * factor for v in values])
+                    for g, values in sorted(entry['ensemble'].items())}
         best = max(single, key=lambda g: single[g]['mean'])
         rows.append(dict(
             setting=setting, seeds=single[0]['n'],
@@ -272,4 +295,33 @@ def generation_rows(summaries: Sequence[dict]) -> List[dict]:
             ensemble={str(g): s for g, s in ensemble.items()},
             best_generation=best,
             best_minus_gen0=single[best]['mean'] - single[0]['mean']))
+    return rows
+
+
+def generation_tables(plan: Sequence[RunSpec],
+                      results: Mapping[str, dict]) -> dict:
+    """(d)'s tables: ``rows`` (accuracy), ``metrics`` (per metric of
+    :data:`GENERATION_METRICS` the runs report: its description and rows)
+    and ``plateau`` (generation 0 against twice its iterations)."""
+    summaries = generation_summaries(plan, results)
+    metrics = {key: dict(name=name, rows=generation_rows(summaries, key,
+                                                         factor))
+               for key, name, factor in GENERATION_METRICS
+               if _has_metric(summaries, key)}
+    return dict(rows=generation_rows(summaries), metrics=metrics,
+                plateau=plateau_rows(plan, results))
+
+
+def plateau_rows(plan: Sequence[RunSpec],
+                 results: Mapping[str, dict]) -> List[dict]:
+    """Per seed base of the plateau check: generation 0's accuracy after
+    its iterations and after twice as many (both finished only)."""
+    rows = []
+    for short, long in plateau_pairs(plan):
+        if short.key in results and long.key in results:
+            acc = [results[k]['metrics'][ACC_KEY]
+                   for k in (short.key, long.key)]
+            rows.append(dict(seed=short.seed, iters=short.stage2,
+                             long_iters=long.stage2, acc=acc[0],
+                             long_acc=acc[1], gain=acc[1] - acc[0]))
     return rows

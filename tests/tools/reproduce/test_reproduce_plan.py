@@ -308,3 +308,49 @@ def test_generation_configs(tmp_path):
     # the Fashion-MNIST generation configs test the secondary-class metric
     assert [e['type'] for e in alone.test_evaluator] == [
         'Accuracy', 'SecondaryClassMetric', 'DumpResults']
+
+
+def test_generations_preset_plan(tmp_path):
+    """The converged-generations preset: (d) alone, every setting, one
+    generation 0 per training that differs (4 per seed base), the
+    plateau-check runs last, twice as long."""
+    from reproduce.plan import PLATEAU, plateau_pairs
+    preset = PRESETS['generations']
+    assert preset.experiments == ('d', )
+    plan = build_plan(preset, preset.experiments)
+    gen0 = [s.key for s in plan if s.kind == 'generation' and
+            s.generation == 0 and s.seed == 0]
+    assert gen0 == ['gen0_10_00_and_10_06_seed0',
+                    'gen0_06_06_and_06_06_all_seed0', 'gen0_ls_06_seed0',
+                    'gen0_cp_06_seed0', 'gen0_10_00_2x_seed0']
+    # 3 seeds x (4 generation 0 + 6 settings x 2 later generations) + 3
+    # plateau runs; an ensemble per later generation
+    assert sum(s.kind == 'generation' for s in plan) == 3 * (4 + 12) + 3
+    assert sum(s.kind == 'ensemble' for s in plan) == 3 * 12
+    tail = plan[-3:]
+    assert [s.settings for s in tail] == [(PLATEAU, )] * 3
+    assert {s.stage2 for s in tail} == {2 * preset.generation_iters}
+    pairs = plateau_pairs(plan)
+    assert [(a.key, b.key) for a, b in pairs][0] == (
+        'gen0_10_00_and_10_06_seed0', 'gen0_10_00_2x_seed0')
+    by_key = {s.key: s for s in plan}
+    assert by_key['gen1_06_06_all_seed10'].teacher == \
+        'gen0_06_06_and_06_06_all_seed10'
+    # TSD in every generation: generation 1 is trained with the tolerant
+    # teacher loss too; the LS teacher's generation 0 with label smoothing
+    tsd_all = generation_config(by_key['gen1_06_06_all_seed0'], preset,
+                                str(tmp_path / 'all'), '/w/g0.pth')
+    assert tsd_all.model.architecture.head.loss.type == \
+        'TolerantTeacherLoss'
+    ls = generation_config(by_key['gen0_ls_06_seed0'], preset,
+                           str(tmp_path / 'ls'))
+    assert ls.model.head.loss.type == 'LabelSmoothLoss'
+    assert ls.train_dataloader.dataset.indices == 6000
+
+
+def test_preset_checks_its_generation_settings():
+    from reproduce.presets import Preset
+    with pytest.raises(ValueError, match='generation_settings'):
+        Preset('x', 12, 6, 4, generation_settings=('D(0.5, 0.5)', ))
+    with pytest.raises(ValueError, match='experiments'):
+        Preset('x', 12, 6, 4, experiments=('e', ))

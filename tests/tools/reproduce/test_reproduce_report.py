@@ -125,3 +125,41 @@ def test_plot_generations_groups_settings_and_seeds(tmp_path):
     assert curves['D(0.6, 0.6)']['ensemble'] == {1: [83.0], 2: [84.5]}
     out = plot_generations(summaries, str(tmp_path / 'generations.png'))
     assert osp.getsize(out) > 10000
+
+
+def test_generation_metrics_and_plateau_tables(tmp_path):
+    """(d) of the generations preset: a table per metric the runs report
+    (secondary-class metric as a percentage, transfer probe) and the
+    plateau check's gains, in results.md."""
+    preset = replace(PRESETS['generations'], seeds_generations=2,
+                     plateau_seeds=2)
+    repro = Reproduction(preset, str(tmp_path), preset.experiments)
+    for spec in repro.plan:
+        long = spec.stage2 == 2 * preset.generation_iters
+        metrics = {ACC_KEY: 80.0 + spec.generation + (0.5 if long else 0)
+                   + spec.seed / 10,
+                   'secondary/top2_same_superclass': 0.5,
+                   'secondary/superclass_share': 0.25 + spec.generation / 100,
+                   'transfer/top1': 90.0 - spec.generation}
+        repro.results[spec.key] = dict(metrics=metrics)
+    tables = repro.tables()['d']
+    assert len(tables['rows']) == 6
+    share = tables['metrics']['secondary/superclass_share']['rows'][0]
+    assert share['single']['1']['mean'] == pytest.approx(26.0)
+    transfer = tables['metrics']['transfer/top1']['rows'][0]
+    assert transfer['best_generation'] == 0
+    assert [(r['seed'], r['gain']) for r in tables['plateau']] == [
+        (0, pytest.approx(0.5)), (10, pytest.approx(0.5))]
+    data = dict(preset=dict(name='generations'),
+                scale=repro.scale_lines(), command='python x',
+                hardware='cpu', wall_seconds=60, run_seconds=30,
+                all_runs_seconds=90, tables=dict(d=tables), figures={})
+    text = results_markdown(data)
+    assert '### (d) Plateau check' in text
+    assert 'Mean gain from twice the iterations: 0.50 ± 0.00 (n = 2)' in text
+    assert '| LS teacher, lam 0.6 | 2 |' in text
+    assert '### (d) transfer probe' in text
+    # a run without the metric: no table for it
+    one = next(k for k, v in repro.results.items())
+    del repro.results[one]['metrics']['transfer/top1']
+    assert 'transfer/top1' not in repro.tables()['d']['metrics']

@@ -4,6 +4,7 @@ in channels_last, a shared generation 0, a distilled generation learning
 from it, the ensemble of both; results written once, then skipped."""
 import os.path as osp
 
+import pytest
 import torch
 
 from reproduce import worker
@@ -70,3 +71,46 @@ def test_runs_in_a_worker(tmp_path, fashion_mnist_root, monkeypatch):
     assert ens['members'] == ['gen0_10_00_and_10_06_seed0',
                               'gen1_10_06_seed0']
     assert 0 <= ens['diversity']['disagreement'] <= 100
+
+
+def test_generations_with_transfer_probe(tmp_path, fashion_mnist_root):
+    """With ``transfer_probe`` every generation and ensemble also reports
+    the digits probe's accuracy (an ensemble: its members' concatenated
+    features) and the secondary-class metric of the Fashion-MNIST
+    generation configs."""
+    from dataclasses import replace
+
+    from analysis_tools.transfer_probe import (build_frozen_model,
+                                               digits_target, transfer_probe)
+    preset = replace(TINY, transfer_probe=True,
+                     generation_settings=('D(1.0, 0.0)', ))
+    work = str(tmp_path)
+    plan = {s.key: s for s in build_plan(preset, ['d'])}
+    threads = torch.get_num_threads()
+
+    def run(key, inputs=None):
+        ctx = TaskContext(key, inputs or {}, 'cpu', lambda it: None,
+                          lambda: 1)
+        return worker.run_task(ctx, plan[key], preset, work)
+
+    try:
+        zero = run('gen0_10_00_seed0')
+        one = run('gen1_10_00_seed0')
+        ens = run('ensemble_gen_10_00_seed0_0-1',
+                  {'gen0_10_00_seed0': zero, 'gen1_10_00_seed0': one})
+    finally:
+        torch.set_num_threads(threads)
+    for result in (zero, one, ens):
+        assert 0 < result['metrics'][worker.TRANSFER_KEY] <= 100
+        assert 0 <= result['metrics'][
+            'secondary/superclass_share'] <= 1
+    config = plan['gen0_10_00_seed0'].config
+    models = [(str(i), build_frozen_model(config,
+                                          osp.join(work, r['checkpoint'])))
+              for i, r in enumerate((zero, one))]
+    rows = transfer_probe(models, digits_target(), [[0, 1]])['rows']
+    expected = [r['top1'] for r in rows if r['kind'] in ('model',
+                                                         'concat')]
+    assert [zero['metrics'][worker.TRANSFER_KEY],
+            one['metrics'][worker.TRANSFER_KEY],
+            ens['metrics'][worker.TRANSFER_KEY]] == pytest.approx(expected)
