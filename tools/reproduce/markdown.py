@@ -110,6 +110,17 @@ def results_markdown(data: dict) -> str:
                 continue
             lines += [f'### (d) {entry["name"]}', '',
                       generation_table(entry['rows']), '']
+        paired = tables['d'].get('paired') or []
+        if paired:
+            gens = sorted({int(g) for r in paired for g in r['diff']})
+            rows = [[r['setting']] + [format_stat(r['diff'].get(str(g)))
+                                      for g in gens] for r in paired]
+            lines += [f'### (d) Accuracy minus the strict teacher\'s chain '
+                      f'({paired[0]["minus"]}), same generation and seed '
+                      f'base', '',
+                      markdown_table(['setting'] + [f'gen {g}'
+                                                    for g in gens], rows),
+                      '']
         plateau = tables['d'].get('plateau') or []
         if plateau:
             gains = [r['gain'] for r in plateau]

@@ -309,7 +309,41 @@ def generation_tables(plan: Sequence[RunSpec],
                for key, name, factor in GENERATION_METRICS
                if _has_metric(summaries, key)}
     return dict(rows=generation_rows(summaries), metrics=metrics,
+                paired=paired_generation_rows(summaries),
                 plateau=plateau_rows(plan, results))
+
+
+#: the setting (d)'s paired differences are taken against: the strict
+#: teacher, students trained with the same loss as the tolerant chain's
+STRICT_SETTING = 'D(1.0, 0.6)'
+
+
+def paired_generation_rows(summaries: Sequence[dict],
+                           key: str = ACC_KEY) -> List[dict]:
+    """Per setting but :data:`STRICT_SETTING`: each generation's ``key``
+    minus the strict teacher's same generation of the same seed base, as
+    mean/spread over the seed bases both have."""
+    values: Dict[str, Dict[int, Dict[int, float]]] = {}
+    for summary in summaries:
+        per_gen = values.setdefault(summary['setting'], {})
+        for record in summary['generations']:
+            per_gen.setdefault(int(record['generation']), {})[
+                summary['seed']] = float(record['metrics'][key])
+    strict = values.get(STRICT_SETTING)
+    rows: List[dict] = []
+    if not strict:
+        return rows
+    for setting, per_gen in values.items():
+        if setting == STRICT_SETTING:
+            continue
+        diffs = {}
+        for g, by_seed in sorted(per_gen.items()):
+            seeds = sorted(set(by_seed) & set(strict.get(g, {})))
+            if seeds:
+                diffs[str(g)] = mean_spread(
+                    [by_seed[s] - strict[g][s] for s in seeds])
+        rows.append(dict(setting=setting, minus=STRICT_SETTING, diff=diffs))
+    return rows
 
 
 def plateau_rows(plan: Sequence[RunSpec],

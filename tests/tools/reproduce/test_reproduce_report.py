@@ -148,6 +148,11 @@ def test_generation_metrics_and_plateau_tables(tmp_path):
     assert share['single']['1']['mean'] == pytest.approx(26.0)
     transfer = tables['metrics']['transfer/top1']['rows'][0]
     assert transfer['best_generation'] == 0
+    # every setting's accuracy equals the strict chain's (same seed base)
+    paired = {r['setting']: r for r in tables['paired']}
+    assert 'D(1.0, 0.6)' not in paired and len(paired) == 5
+    assert paired['D(0.6, 0.6)']['diff']['2']['mean'] == pytest.approx(0)
+    assert paired['D(0.6, 0.6)']['diff']['2']['n'] == 2
     assert [(r['seed'], r['gain']) for r in tables['plateau']] == [
         (0, pytest.approx(0.5)), (10, pytest.approx(0.5))]
     data = dict(preset=dict(name='generations'),
@@ -156,6 +161,7 @@ def test_generation_metrics_and_plateau_tables(tmp_path):
                 all_runs_seconds=90, tables=dict(d=tables), figures={})
     text = results_markdown(data)
     assert '### (d) Plateau check' in text
+    assert "minus the strict teacher's chain (D(1.0, 0.6))" in text
     assert 'Mean gain from twice the iterations: 0.50 ± 0.00 (n = 2)' in text
     assert '| LS teacher, lam 0.6 | 2 |' in text
     assert '### (d) transfer probe' in text
