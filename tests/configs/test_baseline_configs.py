@@ -231,6 +231,7 @@ def test_each_run_has_its_own_work_dir():
     names of the shipped configs are unique across the folders."""
     assert [p for p in CONFIGS if 'work_dir' in _assigned(p)] == []
     shipped = [p.stem for p in CONFIGS if '_base_' not in p.parts]
-    # + the recommended FSP recipes, + the DenseNet-BC generations
-    assert len(shipped) == 61 + 7 + 8
+    # + the recommended FSP recipes, + the DenseNet-BC generations, + the
+    # Fashion-MNIST TSD-in-all, LS and CP generations
+    assert len(shipped) == 61 + 7 + 8 + 3
     assert len(set(shipped)) == len(shipped)
