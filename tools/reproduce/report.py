@@ -262,6 +262,9 @@ GENERATION_METRICS = (
     (ACC_KEY, 'test accuracy (%)', 1.0),
     ('secondary/top2_same_superclass',
      'top-2 secondary classes in the label\'s superclass (%)', 100.0),
+    ('secondary/superclass_mass',
+     'probability mass on the other classes of the label\'s superclass '
+     '(%)', 100.0),
     ('secondary/superclass_share',
      'share of the secondary probability mass in the label\'s superclass '
      '(%)', 100.0),
