@@ -94,7 +94,8 @@ def plot_student_curves(panels: Sequence[dict], out: str,
 
 
 def plot_generations(summaries: Sequence[dict], out: str,
-                     acc_key: str = ACC_KEY, title: str = '') -> str:
+                     acc_key: str = ACC_KEY, title: str = '',
+                     ylabel: str = '') -> str:
     """Test accuracy per generation, one colour per setting: solid lines
     for each generation alone, dashed for the ensemble of generations 0..g;
     points are means over the summaries (seeds) of a setting, error bars
@@ -107,12 +108,14 @@ def plot_generations(summaries: Sequence[dict], out: str,
         out (str): the PNG path.
         acc_key (str): the accuracy plotted. Defaults to 'accuracy/top1'.
         title (str): the figure's title. Defaults to ''.
+        ylabel (str): the y axis label. Defaults to ``'test <acc_key>
+            (%)'``.
 
     Returns:
         str: ``out``.
     """
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(10, 4.2))
     curves = generation_curves(summaries, acc_key)
     for i, (setting, entry) in enumerate(curves.items()):
         color = f'C{i}'
@@ -134,14 +137,15 @@ def plot_generations(summaries: Sequence[dict], out: str,
                         marker='o' if kind == 'single' else 's',
                         capsize=3, label=label)
     ax.set_xlabel('generation')
-    ax.set_ylabel(f'test {acc_key} (%)')
+    ax.set_ylabel(ylabel or f'test {acc_key} (%)')
     all_gens = sorted({g for e in curves.values() for g in e['single']})
     if all_gens:
         ax.set_xticks(all_gens)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    # outside the axes: six settings' lines would hide under it
+    ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0))
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=9)
     _save(fig, out)
     plt.close(fig)
     return out
@@ -185,15 +189,15 @@ def write_figures(preset: Preset, experiments: Sequence[str],
             title=f'ResNet-8 generations, Fashion-MNIST (preset '
             f'{preset.name}, {preset.generation_iters} it. per '
             f'generation, {preset.num_test_images} test images)')
-        for name, key, what in (
+        for name, key, what, unit in (
                 ('generations_secondary', 'secondary/superclass_share',
-                 'secondary mass in the label\'s superclass'),
+                 'secondary mass in the label\'s superclass', 'share'),
                 ('generations_transfer', 'transfer/top1',
-                 'transfer probe on digits')):
+                 'transfer probe on digits', '%')):
             records = [r for s in summaries for r in s['generations']]
             if all(key in r['metrics'] for r in records):
                 out[name] = plot_generations(
                     summaries, osp.join(work_dir, f'{name}.png'), key,
                     title=f'ResNet-8 generations, Fashion-MNIST (preset '
-                    f'{preset.name}): {what}')
+                    f'{preset.name}): {what}', ylabel=f'{what} ({unit})')
     return {k: osp.relpath(v, work_dir) for k, v in out.items()}
