@@ -40,8 +40,11 @@ def results_markdown(data: dict) -> str:
             f'; the plan estimated {data["estimate_seconds"] / 60:.1f} min '
             f'for all runs on this machine  '
             if data.get('estimate_seconds') else '  '),
-        f'Data: {scale["data"]}  ',
-        f'Teacher: {scale["teacher"]}', '',
+        f'Data: {scale["data"]}  ']
+    if set(data.get('experiments') or 'abc') & set('abc'):
+        lines.append(f'Teacher: {scale["teacher"]}')
+    lines += [
+        '',
         'Accuracy = top-1 % on the test images named above; "± x" is the '
         'sample standard deviation over seeds, n the number of seeds. '
         'These are scaled-down CPU runs (a few epochs at most): they show '
