@@ -12,7 +12,8 @@ and tools/reproduce/ for what each experiment trains.
     python tools/reproduce.py --preset smoke   # a few minutes (tests)
     python tools/reproduce.py --preset paper --plan   # the papers' schedules:
                                                       # runs, time estimate
-    python tools/reproduce.py --preset generations    # (d) converged, 3 seeds
+    python tools/reproduce.py --preset generations    # (d) alone: 3 seeds, six
+                                                      # settings, plateau check
 """
 import argparse
 import os.path as osp

@@ -22,7 +22,7 @@ from analysis_tools.plot_curves import load_scalars, metric_curve, pyplot
 from analysis_tools.plot_curves import smooth as running_mean
 from .plan import RunSpec
 from .presets import ACC_KEY, STUDENT_GROUPS, Preset
-from .stats import generation_curves
+from .stats import generation_curves, has_generation_metric
 from .store import run_dir
 
 
@@ -194,8 +194,7 @@ def write_figures(preset: Preset, experiments: Sequence[str],
                  'secondary mass in the label\'s superclass', 'share'),
                 ('generations_transfer', 'transfer/top1',
                  'transfer probe on digits', '%')):
-            records = [r for s in summaries for r in s['generations']]
-            if all(key in r['metrics'] for r in records):
+            if has_generation_metric(summaries, key):
                 out[name] = plot_generations(
                     summaries, osp.join(work_dir, f'{name}.png'), key,
                     title=f'ResNet-8 generations, Fashion-MNIST (preset '

@@ -3,7 +3,7 @@ the hardware, the time, the scale and one table per experiment, each with
 the claim it tests (docs/reproduction.md, "Reading the output")."""
 from typing import List, Optional
 
-from .presets import ACC_KEY
+from .presets import ACC_KEY, PLATEAU_SETTING
 from .stats import format_range, format_stat, markdown_table, mean_spread
 
 
@@ -130,7 +130,7 @@ def results_markdown(data: dict) -> str:
             rows = [[r['seed'], f'{r["acc"]:.2f}', f'{r["long_acc"]:.2f}',
                      f'{r["gain"]:+.2f}'] for r in plateau]
             lines += ['### (d) Plateau check', '',
-                      f'Generation 0 of D(1.0, 0.0) trained '
+                      f'Generation 0 of {PLATEAU_SETTING} trained '
                       f'{plateau[0]["iters"]} iterations (as every '
                       f'generation) and {plateau[0]["long_iters"]} '
                       f'(the same schedule, twice as long), test accuracy '

@@ -12,7 +12,7 @@ from .plan import RunSpec, generation_chains, plateau_pairs
 from .presets import (ACC_KEY, FITNET_NAMES, GENERATION_CFGS,
                       GENERATION_TAGS,
                       RESCALED_LABEL, STUDENT_GROUPS, Preset, repo_config)
-from .stats import generation_curves, mean_spread
+from .stats import generation_curves, has_generation_metric, mean_spread
 from .store import run_dir
 from .worker import TRANSFER_KEY
 
@@ -273,13 +273,6 @@ GENERATION_METRICS = (
 )
 
 
-def _has_metric(summaries: Sequence[dict], key: str) -> bool:
-    return bool(summaries) and all(
-        key in r['metrics'] and
-        (r['generation'] == 0 or key in r['ensemble_metrics'])
-        for s in summaries for r in s['generations'])
-
-
 def generation_rows(summaries: Sequence[dict], key: str = ACC_KEY,
                     factor: float = 1.0) -> List[dict]:
     """Table (d): per setting, each generation's metric ``key`` (times
@@ -310,7 +303,7 @@ def generation_tables(plan: Sequence[RunSpec],
     metrics = {key: dict(name=name, rows=generation_rows(summaries, key,
                                                          factor))
                for key, name, factor in GENERATION_METRICS
-               if _has_metric(summaries, key)}
+               if has_generation_metric(summaries, key)}
     return dict(rows=generation_rows(summaries), metrics=metrics,
                 paired=paired_generation_rows(summaries),
                 plateau=plateau_rows(plan, results))

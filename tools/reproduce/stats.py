@@ -91,6 +91,15 @@ def prediction_diversity(scores: Sequence[np.ndarray],
         single=[float(c.mean()) * 100 for c in correct])
 
 
+def has_generation_metric(summaries: Sequence[dict], key: str) -> bool:
+    """Whether every generation (and every ensemble 0..g, g > 0) of the
+    ``summaries`` reports the metric ``key``."""
+    return bool(summaries) and all(
+        key in r['metrics'] and
+        (r['generation'] == 0 or key in r['ensemble_metrics'])
+        for s in summaries for r in s['generations'])
+
+
 def generation_curves(summaries: Sequence[dict],
                       acc_key: str = ACC_KEY) -> Dict[str, dict]:
     """Per setting (``summary['setting']``, e.g. 'D(0.6, 0.6)'): the

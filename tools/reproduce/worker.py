@@ -102,17 +102,25 @@ def transfer_accuracy(config: str, checkpoints: Sequence[str]) -> float:
     features of ``checkpoints`` (models of the config at ``config``, a
     repository path) on scikit-learn's digits
     (tools/analysis_tools/transfer_probe.py); two or more checkpoints: their
-    features concatenated, the ensemble's features."""
+    features concatenated, the ensemble's features. Only that one probe is
+    fitted (not one per member, nor the averaged-feature one)."""
     from analysis_tools.transfer_probe import (build_frozen_model,
-                                               digits_target, transfer_probe)
+                                               digits_target,
+                                               ensemble_features,
+                                               extract_features, linear_probe)
     from .presets import repo_config
     cfg = repo_config(config)
-    models = [(str(i), build_frozen_model(cfg, path))
-              for i, path in enumerate(checkpoints)]
-    ensembles = [list(range(len(models)))] if len(models) > 1 else []
-    rows = transfer_probe(models, digits_target(), ensembles)['rows']
-    kind = 'concat' if ensembles else 'model'
-    return float(next(r['top1'] for r in rows if r['kind'] == kind))
+    target = digits_target()
+    train, test = [], []
+    for path in checkpoints:
+        model = build_frozen_model(cfg, path)
+        train.append(extract_features(model, target.train))
+        test.append(extract_features(model, target.test))
+    result = linear_probe(
+        ensemble_features([x for x, _ in train], 'concat'), train[0][1],
+        ensemble_features([x for x, _ in test], 'concat'), test[0][1],
+        num_classes=target.num_classes)
+    return float(result['top1'])
 
 
 def run_task(ctx: TaskContext, spec: RunSpec, preset: Preset, work_dir: str,
