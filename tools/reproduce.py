@@ -54,6 +54,11 @@ def main() -> int:
                         'their conv weight norms reset at the switch '
                         '(configs/fsp/*_rescaled.py; ~15 more minutes in '
                         'the full preset)')
+    parser.add_argument('--no-recommended', dest='recommended',
+                        action='store_false', default=None,
+                        help='(a), (b): leave out the FSP students of '
+                        'mmfsp\'s recommended recipe (configs/fsp/fsp_*; '
+                        'trained next to the paper\'s by default)')
     parser.add_argument('--workers', type=int,
                         help='worker processes, each training one run at a '
                         'time (default: one per CPU core, or '
@@ -80,6 +85,12 @@ def main() -> int:
                         action='store_false',
                         help='keep convolutions in the default memory '
                         'format')
+    parser.add_argument('--calibrate', action='store_true',
+                        help='on a CPU, time a few training iterations '
+                        'first (about half a minute) and scale the cost '
+                        'model to this machine\'s speed (the estimates of '
+                        '--plan and of the progress line; the shipped '
+                        'costs are of another 2-core CPU)')
     parser.add_argument('--plan', action='store_true',
                         help='print the runs and a time estimate for this '
                         'machine, run nothing')
@@ -101,7 +112,8 @@ def main() -> int:
             command, args.plan, workers=args.workers, threads=args.threads,
             device=args.device, runs_per_device=args.runs_per_device,
             amp=args.amp, data_path=args.data_path,
-            channels_last=args.channels_last)
+            channels_last=args.channels_last, recommended=args.recommended,
+            calibrate=args.calibrate)
     except KeyboardInterrupt:
         print('\ninterrupted: the finished runs are kept; the same command '
               'runs the others', file=sys.stderr)

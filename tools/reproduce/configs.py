@@ -21,7 +21,8 @@ from .store import checkpoints
 #: about a second on the CPU)
 CHECKPOINT_EVERY = 10000
 #: the runs whose stage-1 checkpoint the weight-norm table reads
-STAGE1_CHECKPOINT_RUNS = frozenset(g[3] for g in STUDENT_GROUPS.values())
+STAGE1_CHECKPOINT_RUNS = frozenset(
+    key for g in STUDENT_GROUPS.values() for key in (g.fsp, g.recommended))
 AMP_DTYPES = ('float16', 'bfloat16')
 
 

@@ -10,7 +10,7 @@ when this was written, so :data:`GPU_COSTS` and :func:`gpu_device_share`
 are assumptions, printed as such by ``--plan``, to be replaced by
 measurements (tools/analysis_tools/benchmark_speed.py on the card).
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Optional
 
 from .scheduler import Slot, default_workers
@@ -233,4 +233,20 @@ GPU_COSTS = CostModel(
 def cost_model(machine: Machine) -> CostModel:
     """The costs for ``machine``'s kind."""
     return CPU_COSTS if machine.kind == 'cpu' else GPU_COSTS
+
+
+def scaled_costs(costs: CostModel, factor: float, why: str) -> CostModel:
+    """``costs`` with every time multiplied by ``factor`` (a machine that
+    many times slower; ``why`` says how it was measured)."""
+    if not factor > 0:
+        raise ValueError(f'a cost factor must be positive, got {factor}')
+    return replace(
+        costs, name=f'{costs.name} x {factor:.2f} ({why})',
+        train_iter_s={k: v * factor for k, v in costs.train_iter_s.items()},
+        forward_iter_s={k: v * factor
+                        for k, v in costs.forward_iter_s.items()},
+        eval_image_s={k: v * factor for k, v in costs.eval_image_s.items()},
+        runner_start_s=costs.runner_start_s * factor,
+        test_runner_start_s=costs.test_runner_start_s * factor,
+        pipeline_iter_s=costs.pipeline_iter_s * factor)
 

@@ -152,18 +152,24 @@ def plot_generations(summaries: Sequence[dict], out: str,
 
 
 def figure3_panel(exp: str, plan: Sequence[RunSpec], work_dir: str) -> dict:
-    """Figure 3's panel of experiment ``exp``: its seed-0 scratch, FSP
-    and (if planned) norm-reset FSP students."""
-    net, _, alone_key, fsp_key, rescaled_key = STUDENT_GROUPS[exp]
-    spec = next(s for s in plan if s.key == fsp_key)
+    """Figure 3's panel of experiment ``exp``: its seed-0 scratch and
+    paper-recipe FSP students and (if planned) the norm-reset and
+    recommended-recipe ones."""
+    group = STUDENT_GROUPS[exp]
+    net, keys = group.net, {s.key for s in plan}
+    spec = next(s for s in plan if s.key == group.fsp)
     runs = [dict(label=f'{net} alone (scratch)',
-                 work_dir=run_dir(work_dir, alone_key), offset=0),
-            dict(label=f'{net}, FSP-initialised (after {spec.stage1} '
-                 f'stage-1 it.)', work_dir=run_dir(work_dir, fsp_key),
+                 work_dir=run_dir(work_dir, group.alone), offset=0),
+            dict(label=f'{net}, FSP paper (after {spec.stage1} stage-1 '
+                 f'it.)', work_dir=run_dir(work_dir, group.fsp),
                  offset=spec.stage1)]
-    if any(s.key == rescaled_key for s in plan):
+    if group.rescaled in keys:
         runs.append(dict(label='... + conv norms reset at the switch',
-                         work_dir=run_dir(work_dir, rescaled_key),
+                         work_dir=run_dir(work_dir, group.rescaled),
+                         offset=spec.stage1))
+    if group.recommended in keys:
+        runs.append(dict(label=f'{net}, FSP recommended',
+                         work_dir=run_dir(work_dir, group.recommended),
                          offset=spec.stage1))
     return dict(title=f'{net} ({exp}), stage 2 {spec.stage2} it.',
                 runs=runs)

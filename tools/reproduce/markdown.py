@@ -69,6 +69,11 @@ def results_markdown(data: dict) -> str:
         t = tables[exp]
         lines += [f'## ({exp}) {title}: {scale[exp]}', '',
                   f'Claim: {claim}.', '']
+        if any('FSP recommended' in r['model'] for r in t['rows']):
+            lines += ['FSP paper: the paper\'s recipe (`fsp-paper_*` '
+                      'configs); FSP recommended: mmfsp\'s (`fsp_*`, the '
+                      'FSP loss averaged per matrix entry and stage 1 at lr '
+                      '0.1, chosen on a validation split: docs/fsp.md).', '']
         rows = [[r['model'], r['iterations'], format_stat(r['accuracy']),
                  format_range(r['accuracy']),
                  r['accuracy']['n'] if r['accuracy'] else 0,
@@ -159,7 +164,8 @@ def results_markdown(data: dict) -> str:
         lines += ['## Figures', '']
         if 'figure3' in figures:
             lines += [f'- `{figures["figure3"]}`: test accuracy and training '
-                      'cross-entropy of FSP-initialised and scratch students '
+                      'cross-entropy of FSP-initialised (both recipes) and '
+                      'scratch students '
                       'against their (stage-2) iterations (the FSP paper\'s '
                       'Figure 3).']
         if 'generations' in figures:

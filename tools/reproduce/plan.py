@@ -10,10 +10,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmfsp.utils.schedule_scaling import scale_schedule, stage_lengths
 from .devices import CPU_COSTS, CostModel
 from .presets import (EXPERIMENTS, FITNET_NAMES, FITNET_R8_CFG, FSP_R8_CFG,
-                      FSP_R8_RESCALED_CFG, FSP_R26_CFG, FSP_R26_RESCALED_CFG,
+                      FSP_R8_REC_CFG, FSP_R8_RESCALED_CFG, FSP_R26_CFG,
+                      FSP_R26_REC_CFG, FSP_R26_RESCALED_CFG,
                       GENERATION_CFGS, GENERATION_SEED_STEP,
-                      GENERATION_TAGS, KD_R8_CFG, PLATEAU_SETTING,
-                      R8_CFG, R26_THIRD_CFG, RESCALED_LABEL, SHUFFLED_R26_CFG,
+                      GENERATION_TAGS, KD_R8_CFG, PAPER_LABEL,
+                      PLATEAU_SETTING, R8_CFG, R26_THIRD_CFG,
+                      RECOMMENDED_LABEL, RESCALED_LABEL, SHUFFLED_R26_CFG,
                       TEACHER_CFG, Preset, repo_config)
 from .scheduler import Slot, Task, format_duration, simulate
 from .stats import markdown_table
@@ -261,7 +263,7 @@ def build_plan(preset: Preset,
     def fsp8(seed: int, shuffle: Optional[int] = None) -> RunSpec:
         key = f'fsp_r8_seed{seed}' if shuffle is None else \
             f'fsp_r8_shuffle{shuffle}_seed{seed}'
-        label = 'ResNet-8, FSP' if shuffle is None else \
+        label = PAPER_LABEL.format('ResNet-8') if shuffle is None else \
             f'ResNet-8, shuffled FSP (shuffle seed {shuffle})'
         return RunSpec(key, label, 'train', FSP_R8_CFG, 'resnet8', seed,
                        fsp8_s1, s2a, shuffle_seed=shuffle,
@@ -271,7 +273,7 @@ def build_plan(preset: Preset,
     def fsp26(seed: int, shuffle: Optional[int] = None) -> RunSpec:
         key = f'fsp_r26_seed{seed}' if shuffle is None else \
             f'fsp_r26_shuffle{shuffle}_seed{seed}'
-        label = 'ResNet-26, FSP' if shuffle is None else \
+        label = PAPER_LABEL.format('ResNet-26') if shuffle is None else \
             f'ResNet-26, shuffled FSP (shuffle seed {shuffle})'
         config = FSP_R26_CFG if shuffle is None else \
             SHUFFLED_R26_CFG.format(shuffle)
@@ -290,6 +292,13 @@ def build_plan(preset: Preset,
                 add(replace(fsp8(s), key=f'fsp_r8_rescaled_seed{s}',
                             label=RESCALED_LABEL.format('ResNet-8'),
                             config=FSP_R8_RESCALED_CFG))
+            if preset.recommended:
+                add(replace(fsp8(s), key=f'fsp_rec_r8_seed{s}',
+                            label=RECOMMENDED_LABEL.format('ResNet-8'),
+                            config=FSP_R8_REC_CFG,
+                            stage1=_stage1(FSP_R8_REC_CFG,
+                                           preset.teacher_iters,
+                                           preset.fsp_stage1)))
             for variant in preset.fitnet:
                 path = FITNET_R8_CFG[variant]
                 add(RunSpec(f'fitnet{variant}_r8_seed{s}',
@@ -308,6 +317,13 @@ def build_plan(preset: Preset,
                 add(replace(fsp26(s), key=f'fsp_r26_rescaled_seed{s}',
                             label=RESCALED_LABEL.format('ResNet-26'),
                             config=FSP_R26_RESCALED_CFG))
+            if preset.recommended:
+                add(replace(fsp26(s), key=f'fsp_rec_r26_seed{s}',
+                            label=RECOMMENDED_LABEL.format('ResNet-26'),
+                            config=FSP_R26_REC_CFG,
+                            stage1=_stage1(FSP_R26_REC_CFG,
+                                           preset.teacher_iters,
+                                           preset.fsp_stage1)))
             add(RunSpec(f'r26_third_seed{s}', 'ResNet-26 alone, 1/3 '
                         'iterations', 'train', R26_THIRD_CFG, 'resnet26', s,
                         stage2=s2b, val_interval=val_b if s == 0 else 0))
@@ -430,6 +446,7 @@ def plan_markdown(plan: Sequence[RunSpec], preset: Preset,
         f'Estimated wall time with {describe_slots(slots)}: '
         f'{format_duration(wall)} (h:mm:ss); the runs\' own times add up to '
         f'{format_duration(one)} (one thread each).',
+        f'Costs: {costs.name}.',
     ]
     if not costs.measured:
         lines.append('These are ASSUMED costs for a GPU: GPU numbers are not '

@@ -24,6 +24,10 @@ FSP_R8_RESCALED_CFG = \
     'configs/fsp/fsp-paper_resnet26_resnet8_1xb128_fashion-mnist_rescaled.py'
 FSP_R26_RESCALED_CFG = \
     'configs/fsp/fsp-paper_resnet26_resnet26_1xb128_fashion-mnist_rescaled.py'
+#: mmfsp's recommended FSP recipe (docs/fsp.md, "The ablation"): the
+#: paper's with the FSP loss averaged per matrix entry and stage 1 at lr 0.1
+FSP_R8_REC_CFG = 'configs/fsp/fsp_resnet26_resnet8_1xb128_fashion-mnist.py'
+FSP_R26_REC_CFG = 'configs/fsp/fsp_resnet26_resnet26_1xb128_fashion-mnist.py'
 SHUFFLED_R26_CFG = \
     'configs/fsp/fsp-paper_resnet26_resnet26_1xb128_fashion-mnist_shuffled-seed{}.py'
 KD_R8_CFG = 'configs/kd/kd_resnet26_resnet8_1xb128_fashion-mnist.py'
@@ -70,14 +74,29 @@ ALL_GENERATION_SETTINGS = tuple(label for label, _ in GENERATION_CFGS)
 PLATEAU_SETTING = 'D(1.0, 0.0)'
 GENERATION_SEED_STEP = 10
 RESCALED_LABEL = '{}, FSP + conv norms reset at the switch (mmfsp option)'
-#: the seed-0 students of (a) and (b) that Figure 3 and the weight-norm
-#: table compare: experiment -> (network, its plain config, scratch run,
-#: FSP run, norm-reset FSP run)
+RECOMMENDED_LABEL = '{}, FSP recommended (mean loss, stage-1 lr 0.1)'
+PAPER_LABEL = '{}, FSP paper'
+
+
+@dataclass(frozen=True)
+class StudentGroup:
+    """The seed-0 students of (a) or (b) that Figure 3 and the
+    weight-norm table compare (run keys)."""
+
+    net: str
+    config: str  # the student network's plain config
+    alone: str
+    fsp: str  # the paper's recipe
+    rescaled: str  # the paper's + conv norms reset at the switch
+    recommended: str  # mmfsp's recommended recipe
+
+
 STUDENT_GROUPS = {
-    'a': ('ResNet-8', R8_CFG, 'r8_alone_seed0', 'fsp_r8_seed0',
-          'fsp_r8_rescaled_seed0'),
-    'b': ('ResNet-26', TEACHER_CFG, 'r26_third_seed0', 'fsp_r26_seed0',
-          'fsp_r26_rescaled_seed0'),
+    'a': StudentGroup('ResNet-8', R8_CFG, 'r8_alone_seed0', 'fsp_r8_seed0',
+                      'fsp_r8_rescaled_seed0', 'fsp_rec_r8_seed0'),
+    'b': StudentGroup('ResNet-26', TEACHER_CFG, 'r26_third_seed0',
+                      'fsp_r26_seed0', 'fsp_r26_rescaled_seed0',
+                      'fsp_rec_r26_seed0'),
 }
 
 
@@ -125,6 +144,10 @@ class Preset:
             ``*_rescaled.py`` configs:
             ``DistillStageSwitchHook(rescale_weight_norms=True)``, an mmfsp
             option), with the seeds of the FSP students. Defaults to False.
+        recommended (bool): also train, in (a) and (b), FSP students with
+            mmfsp's recommended recipe (``fsp_*`` configs next to the
+            paper's ``fsp-paper_*``), with the seeds of the FSP students.
+            Defaults to True.
         fsp_stage1 (int): FSP stage-1 iterations; 0 for a third of the
             teacher's (the shipped configs' proportion). Defaults to 0.
         fitnet_stage1 (int): FitNet hint-stage iterations; 0 for 0.55 of
@@ -167,6 +190,7 @@ class Preset:
     curve_points: int = 5
     fitnet: Tuple[str, ...] = ('1loss', )
     norm_reset: bool = False
+    recommended: bool = True
     fsp_stage1: int = 0
     fitnet_stage1: int = 0
     fast_stage2: int = 0

@@ -10,7 +10,7 @@ from analysis_tools.weight_norms import (conv_norm_ratios,
                                          ratio_summary)
 from .plan import RunSpec, generation_chains, plateau_pairs
 from .presets import (ACC_KEY, FITNET_NAMES, GENERATION_CFGS,
-                      GENERATION_TAGS,
+                      GENERATION_TAGS, PAPER_LABEL, RECOMMENDED_LABEL,
                       RESCALED_LABEL, STUDENT_GROUPS, Preset, repo_config)
 from .stats import generation_curves, has_generation_metric, mean_spread
 from .store import run_dir
@@ -81,8 +81,14 @@ def _minimisation_rows(p: Preset, results, by_key) -> List[dict]:
                  by_key['r8_alone_seed0'].iterations)
     base = alone['accuracy']
     rows = [alone,
-            _row(results, 'ResNet-8, FSP', [f'fsp_r8_seed{s}' for s in seeds],
+            _row(results, PAPER_LABEL.format('ResNet-8'),
+                 [f'fsp_r8_seed{s}' for s in seeds],
                  by_key['fsp_r8_seed0'].iterations, base)]
+    if p.recommended:
+        rows.append(_row(
+            results, RECOMMENDED_LABEL.format('ResNet-8'),
+            [f'fsp_rec_r8_seed{s}' for s in seeds],
+            by_key['fsp_rec_r8_seed0'].iterations, base))
     if p.norm_reset:
         rows.append(_row(
             results, RESCALED_LABEL.format('ResNet-8'),
@@ -104,9 +110,14 @@ def _fast_rows(p: Preset, results, by_key) -> List[dict]:
     alone = _row(results, 'ResNet-26 alone, 1/3 of the iterations',
                  [f'r26_third_seed{s}' for s in seeds],
                  by_key['r26_third_seed0'].iterations)
-    rows = [_row(results, 'ResNet-26, FSP (stage 2 = 1/3)',
-                 [f'fsp_r26_seed{s}' for s in seeds],
+    rows = [_row(results, PAPER_LABEL.format('ResNet-26') +
+                 ' (stage 2 = 1/3)', [f'fsp_r26_seed{s}' for s in seeds],
                  by_key['fsp_r26_seed0'].iterations, alone['accuracy'])]
+    if p.recommended:
+        rows.append(_row(
+            results, RECOMMENDED_LABEL.format('ResNet-26') +
+            ' (stage 2 = 1/3)', [f'fsp_rec_r26_seed{s}' for s in seeds],
+            by_key['fsp_rec_r26_seed0'].iterations, alone['accuracy']))
     if p.norm_reset:
         rows.append(_row(
             results, RESCALED_LABEL.format('ResNet-26') + ' (stage 2 = 1/3)',
@@ -177,24 +188,31 @@ def weight_norm_rows(experiments: Sequence[str], plan: Sequence[RunSpec],
     for exp, group in STUDENT_GROUPS.items():
         if exp not in experiments:
             continue
-        net, cfg_path, alone_key, fsp_key, rescaled_key = group
+        net, alone_key = group.net, group.alone
         if any('checkpoint' not in results.get(key, {})
-               for key in (fsp_key, alone_key)):
+               for key in (group.fsp, alone_key)):
             continue
-        initial = initial_conv_weight_norms(repo_config(cfg_path).model)
-        spec = by_key[fsp_key]
-        points = [
-            (f'{net}, FSP', f'end of stage 1 (iteration {spec.stage1})',
-             osp.join(run_dir(work_dir, fsp_key),
-                      f'stage1_iter_{spec.stage1}.pth')),
-            (f'{net}, FSP', f'end (iteration {spec.stage1 + spec.stage2})',
-             checkpoint(fsp_key)),
-            (f'{net} alone', f'end (iteration '
-             f'{by_key[alone_key].iterations})', checkpoint(alone_key))]
-        if 'checkpoint' in results.get(rescaled_key, {}):
-            points.insert(2, (
-                f'{net}, FSP + norm reset', f'end (iteration '
-                f'{spec.stage1 + spec.stage2})', checkpoint(rescaled_key)))
+        initial = initial_conv_weight_norms(repo_config(group.config).model)
+        points = []
+        for name, key in (('FSP paper', group.fsp),
+                          ('FSP recommended', group.recommended)):
+            if 'checkpoint' not in results.get(key, {}):
+                continue
+            spec = by_key[key]
+            points += [
+                (f'{net}, {name}', f'end of stage 1 (iteration '
+                 f'{spec.stage1})', osp.join(run_dir(work_dir, key),
+                                             f'stage1_iter_{spec.stage1}.pth')),
+                (f'{net}, {name}', f'end (iteration '
+                 f'{spec.stage1 + spec.stage2})', checkpoint(key))]
+        if 'checkpoint' in results.get(group.rescaled, {}):
+            spec = by_key[group.rescaled]
+            points.append((
+                f'{net}, FSP paper + norm reset', f'end (iteration '
+                f'{spec.stage1 + spec.stage2})', checkpoint(group.rescaled)))
+        points.append((f'{net} alone', f'end (iteration '
+                       f'{by_key[alone_key].iterations})',
+                       checkpoint(alone_key)))
         for model, point, path in points:
             if not osp.isfile(path):
                 continue

@@ -10,7 +10,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 from mmfsp.utils import atomic_write, check_dataset_files
 from . import report
 from .devices import (Machine, cost_model, detect_machine, plan_slots,
-                      use_amp)
+                      scaled_costs, use_amp)
 from .figures import write_figures
 from .markdown import results_markdown
 from .plan import (build_plan, dependencies, describe_slots,
@@ -215,16 +215,22 @@ def run_reproduction(preset: str, work_dir: Optional[str] = None,
                      runs_per_device: Optional[int] = None,
                      amp: Optional[bool] = None,
                      data_path: Optional[str] = None,
-                     channels_last: bool = True) -> dict:
+                     channels_last: bool = True,
+                     recommended: Optional[bool] = None,
+                     calibrate: bool = False) -> dict:
     """Run (or with ``plan_only`` just print the plan of) a preset; returns
     the results data (``{'plan': ..., 'estimate_seconds': ...}`` for
     ``plan_only``).
 
-    ``experiments``: default the preset's. ``workers``: worker processes (default: one per core, or
+    ``experiments``: default the preset's. ``recommended``: whether (a)
+    and (b) also train the recommended FSP recipe (default the preset's,
+    True). ``workers``: worker processes (default: one per core, or
     ``runs_per_device`` per GPU); 0 runs everything in this process, one
     run after the other. ``threads``: torch threads per worker (default:
     one on a CPU with one worker per core). ``device``: 'auto', 'cpu' or
-    'cuda'. ``amp``: mixed precision, on by default on a GPU, refused on
+    'cuda'. ``calibrate``: on a CPU, scale the plan's costs by how fast
+    this machine trains (:func:`.speed_probe.cpu_calibration`). ``amp``:
+    mixed precision, on by default on a GPU, refused on
     the CPU. ``data_path``: 'tensor' (default) or 'pipeline'.
     """
     if preset not in PRESETS:
@@ -243,6 +249,8 @@ def run_reproduction(preset: str, work_dir: Optional[str] = None,
         changes['ensemble_student'] = ensemble_student
     if norm_reset is not None:
         changes['norm_reset'] = bool(norm_reset)
+    if recommended is not None:
+        changes['recommended'] = bool(recommended)
     if data_path is not None:
         changes['data_path'] = data_path
     chosen = replace(chosen, **changes)
@@ -255,6 +263,13 @@ def run_reproduction(preset: str, work_dir: Optional[str] = None,
                          experiments or chosen.experiments, command, log,
                          machine, slots, inline,
                          WorkerOptions(channels_last=channels_last))
+    if calibrate and machine.kind == 'cpu':
+        from .speed_probe import cpu_calibration
+        factor = cpu_calibration()
+        repro.costs = scaled_costs(repro.costs, factor,
+                                   'calibrated on this machine now')
+        log(f'calibration: a ResNet-8 iteration here takes {factor:.2f} x '
+            f'the cost model\'s')
     if plan_only:
         text = repro.plan_markdown()
         log(text)

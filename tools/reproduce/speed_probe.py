@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import warnings
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Sequence
 
 if __name__ == '__main__':
     # run as a script: tools/ on the path in place of this folder (whose
@@ -59,9 +59,11 @@ def _endless(loader):
         yield from loader
 
 
-def probe(arch: str, iters: int, rounds: int) -> Dict[str, dict]:
+def probe(arch: str, iters: int, rounds: int,
+          variants: Sequence[str] = VARIANTS) -> Dict[str, dict]:
     """Median seconds per iteration (and of its data loading) of each
-    variant of ``arch``."""
+    of ``variants`` of ``arch`` (relative to ``before`` when it is one of
+    them)."""
     import torch
     from mmengine.optim import build_optim_wrapper
 
@@ -83,7 +85,7 @@ def probe(arch: str, iters: int, rounds: int) -> Dict[str, dict]:
     pipeline, tensor = _loaders(cfg, runner)
     data = {'pipeline': _endless(pipeline), 'tensor': iter(tensor)}
     setups = {}
-    for name in VARIANTS:
+    for name in variants:
         model = copy.deepcopy(runner.model)
         if name in ('channels_last', 'after'):
             model = model.to(memory_format=torch.channels_last)
@@ -106,23 +108,44 @@ def probe(arch: str, iters: int, rounds: int) -> Dict[str, dict]:
             data_times.append(t1 - t0)
         return [statistics.fmean(it_times), statistics.fmean(data_times)]
 
-    for name in VARIANTS:  # warm-up
+    for name in variants:  # warm-up
         one_round(name)
-    times: Dict[str, List[List[float]]] = {n: [] for n in VARIANTS}
+    times: Dict[str, List[List[float]]] = {n: [] for n in variants}
     for _ in range(rounds):
-        for name in VARIANTS:
+        for name in variants:
             times[name].append(one_round(name))
     out = {}
-    for name in VARIANTS:
+    for name in variants:
         out[name] = dict(
             iteration_s=statistics.median(t[0] for t in times[name]),
             fastest_s=min(t[0] for t in times[name]),
             data_s=statistics.median(t[1] for t in times[name]))
-    for name in VARIANTS:
+    if 'before' not in variants:
+        return out
+    for name in variants:
         for key in ('iteration_s', 'fastest_s'):
             out[name][key.replace('_s', '_vs_before')] = \
                 out[name][key] / out['before'][key]
     return out
+
+
+def cpu_calibration(iters: int = 4, rounds: int = 3) -> float:
+    """How many times slower than :data:`.devices.CPU_COSTS` this CPU
+    trains: the median time of a ResNet-8 training iteration on the
+    reproduction's path (in-memory data, channels_last) at one thread,
+    over its cost there (what ``tools/reproduce.py --plan --calibrate``
+    scales every cost by; about half a minute)."""
+    import torch
+
+    from reproduce.devices import CPU_COSTS
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        measured = probe('resnet8', iters, rounds, ('after', ))
+    finally:
+        torch.set_num_threads(threads)
+    return measured['after']['iteration_s'] / CPU_COSTS.train_iter_s[
+        'resnet8']
 
 
 def markdown(results: Dict[str, Dict[str, dict]], note: str) -> str:

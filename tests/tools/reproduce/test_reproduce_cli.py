@@ -35,10 +35,13 @@ def _smoke(work, monkeypatch, capsys):
     assert set(data['tables']) == {'a', 'b', 'c', 'd', 'weight_norms'}
     points = [(r['model'], r['point'].split(' (')[0])
               for r in data['tables']['weight_norms']['rows']]
-    assert points == [('ResNet-8, FSP', 'end of stage 1'),
-                      ('ResNet-8, FSP', 'end'), ('ResNet-8 alone', 'end'),
-                      ('ResNet-26, FSP', 'end of stage 1'),
-                      ('ResNet-26, FSP', 'end'), ('ResNet-26 alone', 'end')]
+    # both recipes' students at the switch and at the end, then alone
+    assert points == [
+        point for net in ('ResNet-8', 'ResNet-26') for point in (
+            (f'{net}, FSP paper', 'end of stage 1'),
+            (f'{net}, FSP paper', 'end'),
+            (f'{net}, FSP recommended', 'end of stage 1'),
+            (f'{net}, FSP recommended', 'end'), (f'{net} alone', 'end'))]
     for row in data['tables']['weight_norms']['rows']:
         assert row['ratio']['n'] > 0 and row['ratio']['min'] > 0
     for key, run in data['runs'].items():

@@ -60,3 +60,56 @@ def test_amp_only_on_gpus_and_speed_models():
     assert gpu_device_share(8) == 0.5
     with pytest.raises(ValueError, match='device'):
         detect_machine('tpu')
+
+
+def test_scaled_costs_scale_every_estimate():
+    """--calibrate: a machine measured twice as slow doubles every run's
+    estimate and the plan's simulated wall time (threads and slots
+    unchanged)."""
+    from reproduce.devices import scaled_costs
+    from reproduce.plan import build_plan, estimate_seconds, schedule_seconds
+    from reproduce.presets import PRESETS
+    preset = PRESETS['small']
+    plan = build_plan(preset)
+    slow = scaled_costs(CPU_COSTS, 2.0, 'test')
+    assert slow.measured and 'x 2.00 (test)' in slow.name
+    for spec in plan[:5]:
+        assert estimate_seconds(spec, preset, plan, slow) == pytest.approx(
+            2 * estimate_seconds(spec, preset, plan))
+    slots = [Slot(), Slot()]
+    assert schedule_seconds(plan, preset, slots, slow) == pytest.approx(
+        2 * schedule_seconds(plan, preset, slots))
+    with pytest.raises(ValueError, match='positive'):
+        scaled_costs(CPU_COSTS, 0.0, 'test')
+
+
+def test_plan_calibrated_on_this_cpu(monkeypatch):
+    """--plan --calibrate times ResNet-8 iterations here and scales the
+    estimate by their cost over the model's."""
+    import reproduce.speed_probe as speed_probe
+    from reproduce.runs import run_reproduction
+    calls = []
+
+    def fake_probe(arch, iters, rounds, variants):
+        calls.append((arch, tuple(variants)))
+        return {'after': dict(iteration_s=3 * CPU_COSTS.train_iter_s[arch])}
+    monkeypatch.setattr(speed_probe, 'probe', fake_probe)
+    plain = run_reproduction('small', plan_only=True, device='cpu',
+                             workers=2, log=lambda _: None)
+    lines = []
+    slow = run_reproduction('small', plan_only=True, device='cpu',
+                            workers=2, calibrate=True, log=lines.append)
+    assert calls == [('resnet8', ('after', ))]
+    assert slow['estimate_seconds'] == pytest.approx(
+        3 * plain['estimate_seconds'])
+    assert '3.00 x the cost model' in lines[0]
+    assert 'calibrated on this machine now' in lines[-1]
+
+
+def test_cpu_calibration_times_this_machine(fashion_mnist_root):
+    """The real probe: a positive factor from one timed round."""
+    import math
+
+    from reproduce.speed_probe import cpu_calibration
+    factor = cpu_calibration(iters=1, rounds=1)
+    assert math.isfinite(factor) and factor > 0

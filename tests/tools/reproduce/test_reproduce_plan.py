@@ -192,6 +192,21 @@ def test_full_plan_seeds_and_resnet26_ensemble_option():
                            config=fsp.config) == fsp
     assert 'fsp_r8_rescaled_seed0' not in {
         s.key for s in build_plan(PRESETS['small'])}
+    # the recommended recipe's students, by default in every preset: the
+    # paper's runs with the fsp_* config (loss averaged per entry, stage 1
+    # at lr 0.1), same seeds, stages and figure-3 validation
+    assert all(p.recommended for p in PRESETS.values())
+    for net, seeds in (('r8', 3), ('r26', 1)):
+        for s in range(seeds):
+            fsp, rec = plan[f'fsp_{net}_seed{s}'], \
+                plan[f'fsp_rec_{net}_seed{s}']
+            assert rec.config == fsp.config.replace('fsp-paper_', 'fsp_')
+            assert 'recommended' in rec.label and 'paper' in fsp.label
+            assert replace(rec, key=fsp.key, label=fsp.label,
+                           config=fsp.config) == fsp
+    no_rec = build_plan(replace(full, recommended=False))
+    assert not any('fsp_rec' in s.key for s in no_rec)
+    assert len(no_rec) == len(build_plan(full)) - 4
     r26 = replace(full, ensemble_student='resnet26', teacher_ensemble=True,
                   fitnet=('1loss', '3loss'))
     plan = {s.key: s for s in build_plan(r26, ['c'])}

@@ -7,8 +7,9 @@ from dataclasses import replace
 import pytest
 
 from reproduce import report
-from reproduce.figures import (plot_generations, plot_student_curves,
-                               shifted_curve)
+from reproduce.figures import (figure3_panel, plot_generations,
+                               plot_student_curves, shifted_curve)
+from reproduce.plan import build_plan
 from reproduce.markdown import results_markdown
 from reproduce.presets import ACC_KEY, PRESETS
 from reproduce.runs import Reproduction
@@ -61,9 +62,22 @@ def test_tables_and_markdown_from_fabricated_results(tmp_path):
     a = {r['model']: r for r in tables['a']['rows']}
     alone = a['ResNet-8 alone']
     assert alone['accuracy']['n'] == 2 and alone['delta'] is None
-    fsp = a['ResNet-8, FSP']
+    fsp = a['ResNet-8, FSP paper']
     assert fsp['delta'] == pytest.approx(fsp['accuracy']['mean'] -
                                          alone['accuracy']['mean'])
+    # the recommended recipe's row, from its own runs, against the same
+    # student alone
+    rec = a['ResNet-8, FSP recommended (mean loss, stage-1 lr 0.1)']
+    assert rec['runs'] == ['fsp_rec_r8_seed0', 'fsp_rec_r8_seed1']
+    assert rec['accuracy']['mean'] == pytest.approx(sum(
+        repro.results[k]['metrics'][ACC_KEY] for k in rec['runs']) / 2)
+    assert rec['delta'] == pytest.approx(rec['accuracy']['mean'] -
+                                         alone['accuracy']['mean'])
+    b = [r['model'] for r in tables['b']['rows']]
+    assert b[1:] == ['ResNet-26, FSP paper (stage 2 = 1/3)',
+                     'ResNet-26, FSP recommended (mean loss, stage-1 lr '
+                     '0.1) (stage 2 = 1/3)',
+                     'ResNet-26 alone, 1/3 of the iterations']
     assert [r['group'] for r in tables['c']['rows']] == [
         'plain FSP students', 'shuffled-FSP students']
     d = tables['d']['rows'][0]
@@ -82,6 +96,8 @@ def test_tables_and_markdown_from_fabricated_results(tmp_path):
     assert '| D(1.0, 0.0) | 1 | 70.00 | 72.00 | 74.00 | +2.00 (gen 1) |' \
         in text
     assert 'FitNet, 1 loss (middle layer)' in text
+    assert '| ResNet-8, FSP recommended (mean loss, stage-1 lr 0.1) | ' \
+        in text and 'FSP recommended: mmfsp\'s (`fsp_*`' in text
 
 
 def _fake_log(work_dir, records):
@@ -111,6 +127,21 @@ def test_plot_student_curves_from_fabricated_logs(tmp_path):
             dict(label='FSP', work_dir=str(fsp), offset=4)])],
         str(tmp_path / 'fig' / 'figure3.png'), title='t')
     assert osp.getsize(out) > 10000
+
+
+def test_figure3_panel_has_both_recipes_from_the_switch(tmp_path):
+    plan = build_plan(PRESETS['full'], ['a'])
+    panel = figure3_panel('a', plan, str(tmp_path))
+    stage1 = next(s.stage1 for s in plan if s.key == 'fsp_r8_seed0')
+    assert [(r['label'].split(' (')[0], r['offset'])
+            for r in panel['runs']] == [
+        ('ResNet-8 alone', 0), ('ResNet-8, FSP paper', stage1),
+        ('ResNet-8, FSP recommended', stage1)]
+    assert panel['runs'][2]['work_dir'].endswith('fsp_rec_r8_seed0')
+    plan = build_plan(replace(PRESETS['full'], recommended=False,
+                              norm_reset=True), ['b'])
+    assert [r['label'] for r in figure3_panel('b', plan, str(tmp_path))[
+        'runs']][2:] == ['... + conv norms reset at the switch']
 
 
 def test_plot_generations_groups_settings_and_seeds(tmp_path):
