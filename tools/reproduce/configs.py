@@ -13,7 +13,8 @@ from mmfsp.models.classifiers import ensemble_test_config
 from mmfsp.utils.schedule_scaling import (scale_schedule,
                                           scale_two_stage_schedule)
 from .plan import RunSpec
-from .presets import REPO_ROOT, STUDENT_GROUPS, Preset, repo_config
+from .presets import (REPO_ROOT, STUDENT_GROUPS, VALIDATION_IMAGES, Preset,
+                      repo_config)
 from .store import checkpoints
 
 #: a run longer than this also saves every this many iterations (to resume
@@ -69,6 +70,15 @@ def _data_settings(cfg: Config, preset: Preset, validate: bool) -> None:
             loader['sampler'] = dict(type='InfiniteSampler', shuffle=True)
             if preset.train_images:
                 dataset['indices'] = preset.train_images
+        elif preset.evaluate_on == 'validation':
+            # held-out training images (mmpretrain picks the files by
+            # test_mode); the first test_images of them with a subset
+            dataset['split'] = 'train'
+            dataset['test_mode'] = False
+            first, end = VALIDATION_IMAGES
+            dataset['indices'] = list(range(
+                first, end if preset.all_test_images else
+                first + preset.test_images))
         elif not preset.all_test_images:
             dataset['indices'] = preset.test_images
     if not validate:

@@ -282,23 +282,31 @@ def build_plan(preset: Preset,
                        val_interval=val_b if seed == 0 and shuffle is None
                        else 0, **common)
 
+    def fsp_arms(paper: RunSpec, net: str, tag: str, rescaled_cfg: str,
+                 recommended_cfg: str) -> List[RunSpec]:
+        """The paper-recipe FSP run and, as the preset asks, the same
+        student with the norm reset and with the recommended recipe."""
+        out = [paper]
+        if preset.norm_reset:
+            out.append(replace(paper, key=f'fsp_{tag}_rescaled_seed'
+                               f'{paper.seed}', config=rescaled_cfg,
+                               label=RESCALED_LABEL.format(net)))
+        if preset.recommended:
+            out.append(replace(
+                paper, key=f'fsp_rec_{tag}_seed{paper.seed}',
+                label=RECOMMENDED_LABEL.format(net), config=recommended_cfg,
+                stage1=_stage1(recommended_cfg, preset.teacher_iters,
+                               preset.fsp_stage1)))
+        return out
+
     if 'a' in experiments:
         for s in range(preset.seeds_minimisation):
             add(RunSpec(f'r8_alone_seed{s}', 'ResNet-8 alone', 'train',
                         R8_CFG, 'resnet8', s, stage2=s2a,
                         val_interval=val_a if s == 0 else 0))
-            add(fsp8(s))
-            if preset.norm_reset:
-                add(replace(fsp8(s), key=f'fsp_r8_rescaled_seed{s}',
-                            label=RESCALED_LABEL.format('ResNet-8'),
-                            config=FSP_R8_RESCALED_CFG))
-            if preset.recommended:
-                add(replace(fsp8(s), key=f'fsp_rec_r8_seed{s}',
-                            label=RECOMMENDED_LABEL.format('ResNet-8'),
-                            config=FSP_R8_REC_CFG,
-                            stage1=_stage1(FSP_R8_REC_CFG,
-                                           preset.teacher_iters,
-                                           preset.fsp_stage1)))
+            for spec in fsp_arms(fsp8(s), 'ResNet-8', 'r8',
+                                 FSP_R8_RESCALED_CFG, FSP_R8_REC_CFG):
+                add(spec)
             for variant in preset.fitnet:
                 path = FITNET_R8_CFG[variant]
                 add(RunSpec(f'fitnet{variant}_r8_seed{s}',
@@ -312,18 +320,9 @@ def build_plan(preset: Preset,
                         teacher_in_stage2=True, **common))
     if 'b' in experiments:
         for s in range(preset.seeds_fast):
-            add(fsp26(s))
-            if preset.norm_reset:
-                add(replace(fsp26(s), key=f'fsp_r26_rescaled_seed{s}',
-                            label=RESCALED_LABEL.format('ResNet-26'),
-                            config=FSP_R26_RESCALED_CFG))
-            if preset.recommended:
-                add(replace(fsp26(s), key=f'fsp_rec_r26_seed{s}',
-                            label=RECOMMENDED_LABEL.format('ResNet-26'),
-                            config=FSP_R26_REC_CFG,
-                            stage1=_stage1(FSP_R26_REC_CFG,
-                                           preset.teacher_iters,
-                                           preset.fsp_stage1)))
+            for spec in fsp_arms(fsp26(s), 'ResNet-26', 'r26',
+                                 FSP_R26_RESCALED_CFG, FSP_R26_REC_CFG):
+                add(spec)
             add(RunSpec(f'r26_third_seed{s}', 'ResNet-26 alone, 1/3 '
                         'iterations', 'train', R26_THIRD_CFG, 'resnet26', s,
                         stage2=s2b, val_interval=val_b if s == 0 else 0))

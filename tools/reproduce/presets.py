@@ -12,6 +12,9 @@ from mmengine.config import Config
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ACC_KEY = 'accuracy/top1'
 TEST_SET_SIZE = 10000
+#: ``Preset.evaluate_on='validation'``: the held-out training images every
+#: model is evaluated on instead of the test set (the last 10,000)
+VALIDATION_IMAGES = (50000, 60000)
 EXPERIMENTS = ('a', 'b', 'c', 'd')
 DATA_PATHS = ('tensor', 'pipeline')
 
@@ -172,6 +175,10 @@ class Preset:
             plateau. Defaults to 0.
         experiments (tuple[str]): what the preset runs when the command
             line names no experiments. Defaults to all four.
+        evaluate_on (str): 'test' (the test set) or 'validation' (training
+            images 50,000-59,999, held out: ``train_images`` must be at
+            most 50,000), to choose a scale or a setting without looking
+            at the test set. Defaults to 'test'.
     """
 
     name: str
@@ -200,8 +207,19 @@ class Preset:
     transfer_probe: bool = False
     plateau_seeds: int = 0
     experiments: Tuple[str, ...] = EXPERIMENTS
+    evaluate_on: str = 'test'
 
     def __post_init__(self) -> None:
+        if self.evaluate_on not in ('test', 'validation'):
+            raise ValueError(f'evaluate_on must be test or validation, got '
+                             f'{self.evaluate_on!r}')
+        if self.evaluate_on == 'validation' and not \
+                0 < self.train_images <= VALIDATION_IMAGES[0]:
+            raise ValueError(
+                f'evaluating on the validation split (training images '
+                f'{VALIDATION_IMAGES[0]:,}-{VALIDATION_IMAGES[1] - 1:,}) '
+                f'needs train_images between 1 and {VALIDATION_IMAGES[0]:,} '
+                f'so that no model trains on them, got {self.train_images}')
         unknown = set(self.generation_settings) - set(GENERATION_TAGS)
         if unknown or not self.generation_settings:
             raise ValueError(f'generation_settings must be among '
@@ -251,6 +269,8 @@ class Preset:
             out['amp'] = True
         if self.transfer_probe:
             out['transfer_probe'] = True
+        if self.evaluate_on != 'test':
+            out['evaluate_on'] = self.evaluate_on
         return out
 
 

@@ -23,6 +23,9 @@ def scale_lines(preset: Preset, plan: Sequence[RunSpec]) -> Dict[str, str]:
     test = 'all 10,000 test images' if p.all_test_images else \
         f'the first {p.test_images} of the 10,000 test images (a fixed ' \
         f'subset, the same for every model)'
+    if p.evaluate_on == 'validation':
+        test = (f'{p.num_test_images:,} held-out training images from '
+                f'50,000 (the validation split; NOT the test set)')
     train = 'all 60,000 training images' if not p.train_images else \
         f'the first {p.train_images} training images'
     by_key = {s.key: s for s in plan}
@@ -199,10 +202,11 @@ def weight_norm_rows(experiments: Sequence[str], plan: Sequence[RunSpec],
             if 'checkpoint' not in results.get(key, {}):
                 continue
             spec = by_key[key]
+            stage1 = osp.join(run_dir(work_dir, key),
+                              f'stage1_iter_{spec.stage1}.pth')
             points += [
                 (f'{net}, {name}', f'end of stage 1 (iteration '
-                 f'{spec.stage1})', osp.join(run_dir(work_dir, key),
-                                             f'stage1_iter_{spec.stage1}.pth')),
+                 f'{spec.stage1})', stage1),
                 (f'{net}, {name}', f'end (iteration '
                  f'{spec.stage1 + spec.stage2})', checkpoint(key))]
         if 'checkpoint' in results.get(group.rescaled, {}):

@@ -369,3 +369,52 @@ def test_preset_checks_its_generation_settings():
         Preset('x', 12, 6, 4, generation_settings=('D(0.5, 0.5)', ))
     with pytest.raises(ValueError, match='experiments'):
         Preset('x', 12, 6, 4, experiments=('e', ))
+
+
+def test_validation_split_instead_of_the_test_set(tmp_path):
+    """evaluate_on='validation': every model is tested on training images
+    50,000-59,999, which no model trains on; refused otherwise."""
+    from reproduce.presets import Preset
+    with pytest.raises(ValueError, match='train_images between 1 and'):
+        replace(PRESETS['generations'], train_images=0,
+                evaluate_on='validation')
+    with pytest.raises(ValueError, match='train_images between 1 and'):
+        replace(PRESETS['generations'], train_images=50001,
+                evaluate_on='validation')
+    with pytest.raises(ValueError, match='evaluate_on'):
+        Preset('x', 12, 6, 4, evaluate_on='train')
+    preset = replace(PRESETS['generations'], evaluate_on='validation')
+    assert preset.data_identity()['evaluate_on'] == 'validation'
+    assert 'evaluate_on' not in PRESETS['generations'].data_identity()
+    spec = build_plan(preset, ['d'])[0]
+    cfg = generation_config(spec, preset, str(tmp_path))
+    test = cfg.test_dataloader.dataset
+    assert (test.split, test.test_mode) == ('train', False)
+    assert test.indices == list(range(50000, 60000))
+    assert cfg.train_dataloader.dataset.indices == preset.train_images
+    sub = replace(preset, test_images=300)
+    assert generation_config(spec, sub, str(tmp_path)).test_dataloader[
+        'dataset'].indices == list(range(50000, 50300))
+    # the scale line says which images
+    from reproduce.report import scale_lines
+    assert 'validation split; NOT the test set' in scale_lines(
+        preset, build_plan(preset, ['d']))['data']
+
+
+@pytest.mark.slow
+def test_plateau_probe_end_to_end(tmp_path, fashion_mnist_root):
+    """tools/reproduce/plateau_probe.py: generation 0 at I and 2I
+    iterations, evaluated on validation images."""
+    import json
+
+    from reproduce.plateau_probe import plateau_probe
+    out = plateau_probe(64, 2, 'D(0.6, 0.6)', seed=3,
+                        work_dir=str(tmp_path), log=lambda _: None,
+                        base='smoke')
+    assert out['gain'] == pytest.approx(out['val_acc_2x'] - out['val_acc'])
+    spec = json.loads((tmp_path / 'runs' / 'gen0_06_06_seed3_2x' /
+                       'spec.json').read_text())
+    assert spec['stage2'] == 4 and spec['seed'] == 3
+    assert spec['evaluate_on'] == 'validation'
+    assert spec['config'].endswith(
+        'tolerant-eta06-lam06_resnet8_1xb128_fashion-mnist.py')
