@@ -10,8 +10,7 @@ from analysis_tools.weight_norms import (conv_norm_ratios,
                                          ratio_summary)
 from .plan import RunSpec, generation_chains, plateau_pairs
 from .presets import (ACC_KEY, FITNET_NAMES, GENERATION_CFGS,
-                      GENERATION_TAGS, PAPER_LABEL, RECOMMENDED_LABEL,
-                      RESCALED_LABEL, STUDENT_GROUPS, Preset, repo_config)
+                      GENERATION_TAGS, STUDENT_GROUPS, Preset, repo_config)
 from .stats import generation_curves, has_generation_metric, mean_spread
 from .store import run_dir
 from .worker import TRANSFER_KEY
@@ -77,26 +76,29 @@ def _row(results: Mapping[str, dict], model: str, keys: Sequence[str],
                 accuracy=stat, delta=delta)
 
 
+def _fsp_rows(results, by_key, tag: str, seeds: range, base,
+              suffix: str = '') -> List[dict]:
+    """The rows of the FSP students of network ``tag`` the plan has:
+    the paper's recipe, the recommended one, the norm reset (labels and
+    iterations from the plan's seed-0 runs)."""
+    rows = []
+    for key in (f'fsp_{tag}_seed{{}}', f'fsp_rec_{tag}_seed{{}}',
+                f'fsp_{tag}_rescaled_seed{{}}'):
+        first = by_key.get(key.format(0))
+        if first is not None:
+            rows.append(_row(results, first.label + suffix,
+                             [key.format(s) for s in seeds],
+                             first.iterations, base))
+    return rows
+
+
 def _minimisation_rows(p: Preset, results, by_key) -> List[dict]:
     seeds = range(p.seeds_minimisation)
     alone = _row(results, 'ResNet-8 alone',
                  [f'r8_alone_seed{s}' for s in seeds],
                  by_key['r8_alone_seed0'].iterations)
     base = alone['accuracy']
-    rows = [alone,
-            _row(results, PAPER_LABEL.format('ResNet-8'),
-                 [f'fsp_r8_seed{s}' for s in seeds],
-                 by_key['fsp_r8_seed0'].iterations, base)]
-    if p.recommended:
-        rows.append(_row(
-            results, RECOMMENDED_LABEL.format('ResNet-8'),
-            [f'fsp_rec_r8_seed{s}' for s in seeds],
-            by_key['fsp_rec_r8_seed0'].iterations, base))
-    if p.norm_reset:
-        rows.append(_row(
-            results, RESCALED_LABEL.format('ResNet-8'),
-            [f'fsp_r8_rescaled_seed{s}' for s in seeds],
-            by_key['fsp_r8_rescaled_seed0'].iterations, base))
+    rows = [alone] + _fsp_rows(results, by_key, 'r8', seeds, base)
     for v in p.fitnet:
         rows.append(_row(
             results, f'ResNet-8, {FITNET_NAMES[v]}',
@@ -113,20 +115,8 @@ def _fast_rows(p: Preset, results, by_key) -> List[dict]:
     alone = _row(results, 'ResNet-26 alone, 1/3 of the iterations',
                  [f'r26_third_seed{s}' for s in seeds],
                  by_key['r26_third_seed0'].iterations)
-    rows = [_row(results, PAPER_LABEL.format('ResNet-26') +
-                 ' (stage 2 = 1/3)', [f'fsp_r26_seed{s}' for s in seeds],
-                 by_key['fsp_r26_seed0'].iterations, alone['accuracy'])]
-    if p.recommended:
-        rows.append(_row(
-            results, RECOMMENDED_LABEL.format('ResNet-26') +
-            ' (stage 2 = 1/3)', [f'fsp_rec_r26_seed{s}' for s in seeds],
-            by_key['fsp_rec_r26_seed0'].iterations, alone['accuracy']))
-    if p.norm_reset:
-        rows.append(_row(
-            results, RESCALED_LABEL.format('ResNet-26') + ' (stage 2 = 1/3)',
-            [f'fsp_r26_rescaled_seed{s}' for s in seeds],
-            by_key['fsp_r26_rescaled_seed0'].iterations, alone['accuracy']))
-    return rows + [alone]
+    return _fsp_rows(results, by_key, 'r26', seeds, alone['accuracy'],
+                     ' (stage 2 = 1/3)') + [alone]
 
 
 def _ensemble_rows(results: Mapping[str, dict]) -> List[dict]:
