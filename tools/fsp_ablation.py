@@ -13,7 +13,9 @@ iterations, seed 0):
 ``--scale x3`` triples stage 2 (and the baselines' budgets). Arms: ``paper``
 (the paper's recipe), the mmfsp options (``mean``, ``proj``, ``mean_proj``,
 ``reset``...; see ARMS), ``alone`` (the student alone with the stage-2
-budget) and ``kd`` (Hinton KD with the stage-2 budget). Runs execute in
+budget), ``kd`` (Hinton KD with the stage-2 budget, the shipped KD configs:
+tau 3, KD weight 4 -> 1) and ``kd1`` (the same with a constant KD weight
+of 1, the configs' "plain KD"). Runs execute in
 ``--workers`` processes with one thread each (tools/reproduce/scheduler.py:
 one progress line, each run's output in ``<work-dir>/<run>/worker.log``); a
 finished run (its ``result.json``) is skipped; each result is added to
@@ -71,7 +73,13 @@ ARMS: Dict[str, dict] = {
                   'hooks': [dict(type='WeightNormProjectionHook')]},
     'reset': {'switch.rescale_weight_norms': True},
 }
-BASELINES = ('alone', 'kd')
+#: what each Hinton KD baseline changes in the shipped KD config
+KD_ARMS: Dict[str, dict] = {
+    'kd': {},
+    'kd1': {'custom_hooks': [],
+            'model.distiller.distill_losses.loss_kd.loss_weight': 1.0},
+}
+BASELINES = ('alone', ) + tuple(KD_ARMS)
 #: the arm chosen on the validation split (docs/fsp.md, "The ablation")
 RECOMMENDED = 'mean'
 
@@ -174,16 +182,19 @@ def student_config(run: dict, run_dir: str, teacher_ckpt: str):
     setting = SETTINGS[run['setting']]
     arm = run['arm']
     stage1, stage2 = run['stage1'], run['stage2']
-    path = setting[arm] if arm in BASELINES else setting['fsp']
+    path = setting['kd' if arm in KD_ARMS else arm] if arm in BASELINES \
+        else setting['fsp']
     cfg = Config.fromfile(osp.join(REPO, path))
     teacher_depth = TEACHERS[setting['teacher']].get('model.backbone.depth')
     if arm == 'alone':
         scale_schedule(cfg, stage2)
-    elif arm == 'kd':
+    elif arm in KD_ARMS:
         scale_schedule(cfg, stage2)
         cfg.model.teacher_ckpt = teacher_ckpt
         if teacher_depth:
             cfg.model.teacher.backbone.depth = teacher_depth
+        for key, value in KD_ARMS[arm].items():
+            _set(cfg, key, value)
     else:
         scale_two_stage_schedule(cfg, stage1, stage2)
         cfg.model.teacher_ckpt = teacher_ckpt

@@ -52,6 +52,15 @@ def test_arms_change_what_they_say(tmp_path):
     assert kd.train_cfg.max_iters == 420
     assert kd.randomness.seed == 3
     assert kd.train_dataloader.dataset.indices == 50000
+    assert [h['type'] for h in kd.custom_hooks] == ['LossWeightScheduleHook']
+    assert kd.custom_hooks[0]['end'] == 420  # 4 -> 1 over the budget
+    # plain KD: a constant weight of 1, the same teacher and budget
+    _, kd1 = _cfg('kd1', 'r14_r8', tmp_path)
+    assert kd1.custom_hooks == []
+    assert kd1.model.distiller.distill_losses.loss_kd.loss_weight == 1.0
+    assert kd1.model.distiller.distill_losses.loss_kd.tau == 3.0
+    assert kd1.model.teacher.backbone.depth == 14
+    assert kd1.train_cfg.max_iters == 420
     _, alone = _cfg('alone', tmp_path=tmp_path)
     assert alone.model.type == 'ImageClassifier'
     assert alone.val_dataloader is None  # evaluated by the tool

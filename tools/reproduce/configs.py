@@ -97,6 +97,13 @@ def _test_with_dump(cfg: Config, run_dir: str) -> None:
     cfg.test_evaluator = evaluators
 
 
+def cosine_schedule(iters: int) -> dict:
+    """mmengine's cosine decay from the optimizer's lr to 0 over
+    ``iters`` iterations (a preset's ``generation_schedule='cosine'``)."""
+    return dict(type='CosineAnnealingLR', by_epoch=False, begin=0,
+                end=iters, T_max=iters, eta_min=0.0)
+
+
 def _logs_and_checkpoints(cfg: Config, log_interval: int,
                           total: int) -> None:
     cfg.log_level = 'WARNING'
@@ -172,10 +179,13 @@ def generation_config(spec: RunSpec, preset: Preset, run_dir: str,
     generation's head loss, or a ``SingleTeacherDistill`` learning from
     ``teacher_ckpt``, the previous generation's final weights), its
     schedule scaled to ``spec.stage2`` iterations, seed ``spec.seed +
-    spec.generation``, trained in ``run_dir``."""
+    spec.generation``, trained in ``run_dir`` (with the preset's
+    ``generation_schedule``)."""
     from generations import GenerationSettings, build_generation_config
     cfg = repo_config(spec.config)
     scale_schedule(cfg, spec.stage2)
+    if preset.generation_schedule == 'cosine':
+        cfg.param_scheduler = cosine_schedule(spec.stage2)
     cfg.randomness = dict(seed=spec.seed)
     _logs_and_checkpoints(cfg, max(1, spec.stage2 // 20), spec.stage2)
     cfg.train_cfg.val_interval = spec.stage2

@@ -17,6 +17,9 @@ TEST_SET_SIZE = 10000
 VALIDATION_IMAGES = (50000, 60000)
 EXPERIMENTS = ('a', 'b', 'c', 'd')
 DATA_PATHS = ('tensor', 'pipeline')
+#: (d)'s learning-rate schedules: the configs' steps (x0.1 at 1/2 and 3/4
+#: of a generation) or a cosine decay to 0 over the generation
+GENERATION_SCHEDULES = ('step', 'cosine')
 
 TEACHER_CFG = 'configs/resnet/resnet26_1xb128_fashion-mnist.py'
 R8_CFG = 'configs/resnet/resnet8_1xb128_fashion-mnist.py'
@@ -179,6 +182,10 @@ class Preset:
             images 50,000-59,999, held out: ``train_images`` must be at
             most 50,000), to choose a scale or a setting without looking
             at the test set. Defaults to 'test'.
+        generation_schedule (str): (d)'s learning-rate schedule per
+            generation, one of :data:`GENERATION_SCHEDULES`: 'step' (the
+            configs') or 'cosine' (from the configs' lr to 0 over the
+            generation). Defaults to 'step'.
     """
 
     name: str
@@ -208,8 +215,13 @@ class Preset:
     plateau_seeds: int = 0
     experiments: Tuple[str, ...] = EXPERIMENTS
     evaluate_on: str = 'test'
+    generation_schedule: str = 'step'
 
     def __post_init__(self) -> None:
+        if self.generation_schedule not in GENERATION_SCHEDULES:
+            raise ValueError(f'generation_schedule must be one of '
+                             f'{GENERATION_SCHEDULES}, got '
+                             f'{self.generation_schedule!r}')
         if self.evaluate_on not in ('test', 'validation'):
             raise ValueError(f'evaluate_on must be test or validation, got '
                              f'{self.evaluate_on!r}')
@@ -271,6 +283,8 @@ class Preset:
             out['transfer_probe'] = True
         if self.evaluate_on != 'test':
             out['evaluate_on'] = self.evaluate_on
+        if self.generation_schedule != 'step':
+            out['generation_schedule'] = self.generation_schedule
         return out
 
 

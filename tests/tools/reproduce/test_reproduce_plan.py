@@ -418,3 +418,41 @@ def test_plateau_probe_end_to_end(tmp_path, fashion_mnist_root):
     assert spec['evaluate_on'] == 'validation'
     assert spec['config'].endswith(
         'tolerant-eta06-lam06_resnet8_1xb128_fashion-mnist.py')
+
+
+def test_cosine_generation_schedule(tmp_path):
+    """generation_schedule='cosine': every generation's lr decays from
+    the config's to 0 over the generation (mmengine's scheduler, stepped
+    as the runner steps it); the configs' steps otherwise; refused if
+    unknown; part of the runs' identity only when not the default."""
+    import torch
+    from mmengine.optim.scheduler import CosineAnnealingLR
+
+    from reproduce.presets import Preset
+    with pytest.raises(ValueError, match='generation_schedule'):
+        Preset('x', 12, 6, 4, generation_schedule='linear')
+    preset = replace(PRESETS['generations'], generation_schedule='cosine')
+    assert preset.data_identity()['generation_schedule'] == 'cosine'
+    assert 'generation_schedule' not in \
+        PRESETS['generations'].data_identity()
+    specs = build_plan(preset, ['d'])
+    for spec in (specs[0], next(s for s in specs if s.generation == 1)):
+        cfg = generation_config(spec, preset, str(tmp_path / spec.key))
+        sched = dict(cfg.param_scheduler)
+        assert sched.pop('type') == 'CosineAnnealingLR'
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))],
+                              lr=cfg.optim_wrapper.optimizer.lr)
+        lr = CosineAnnealingLR(opt, **sched)
+        lrs = []
+        for _ in range(spec.stage2):
+            lrs.append(opt.param_groups[0]['lr'])
+            opt.step()
+            lr.step()
+        assert lrs[0] == pytest.approx(0.1)
+        assert lrs[spec.stage2 // 2] == pytest.approx(0.05, rel=0.01)
+        assert lrs[-1] < 1e-3
+        assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+    step = generation_config(specs[0], PRESETS['generations'],
+                             str(tmp_path / 'step'))
+    assert step.param_scheduler.type == 'MultiStepLR'
+    assert step.param_scheduler.milestones == [300, 450]
