@@ -14,7 +14,7 @@ from mmfsp.utils.schedule_scaling import (scale_schedule,
                                           scale_two_stage_schedule)
 from .plan import RunSpec
 from .presets import (REPO_ROOT, STUDENT_GROUPS, VALIDATION_IMAGES, Preset,
-                      repo_config)
+                      model_config, repo_config)
 from .store import checkpoints
 
 #: a run longer than this also saves every this many iterations (to resume
@@ -162,7 +162,8 @@ def ensemble_config(spec: RunSpec, preset: Preset, run_dir: str,
                     members: Sequence[str]) -> Config:
     """The test-only config of the mean-softmax ensemble ``spec`` of the
     checkpoints ``members`` (as tools/test_ensemble.py builds it)."""
-    cfg = ensemble_test_config(repo_config(spec.config), members, run_dir)
+    cfg = ensemble_test_config(model_config(spec.config, preset), members,
+                               run_dir)
     cfg.custom_hooks = []
     cfg.experiment_name = f'{spec.key}_{time.time_ns()}'
     cfg.log_level = 'WARNING'
@@ -180,9 +181,9 @@ def generation_config(spec: RunSpec, preset: Preset, run_dir: str,
     ``teacher_ckpt``, the previous generation's final weights), its
     schedule scaled to ``spec.stage2`` iterations, seed ``spec.seed +
     spec.generation``, trained in ``run_dir`` (with the preset's
-    ``generation_schedule``)."""
+    ``generation_schedule`` and ``generation_width``)."""
     from generations import GenerationSettings, build_generation_config
-    cfg = repo_config(spec.config)
+    cfg = model_config(spec.config, preset)
     scale_schedule(cfg, spec.stage2)
     if preset.generation_schedule == 'cosine':
         cfg.param_scheduler = cosine_schedule(spec.stage2)

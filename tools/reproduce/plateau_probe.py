@@ -9,7 +9,7 @@ other; ``--threads`` torch threads).
 
     python tools/reproduce/plateau_probe.py --train-images 2000 \
         --iters 1000 [--setting 'D(1.0, 0.0)'] [--seed 0] \
-        [--batch-size 32] [--schedule cosine] \
+        [--batch-size 32] [--schedule cosine] [--width 0.5] \
         [--work-dir work_dirs/plateau_probe/2000_1000] [--threads 1]
 
 Prints and returns both accuracies and the gain from twice the iterations
@@ -36,21 +36,22 @@ def plateau_probe(train_images: int, iters: int,
                   work_dir: Optional[str] = None, threads: int = 1,
                   log: Callable[[str], None] = print,
                   base: str = 'generations', batch_size: int = 0,
-                  schedule: str = 'step') -> dict:
+                  schedule: str = 'step', width: float = 1.0) -> dict:
     """Validation accuracy of ``setting``'s generation 0 at ``iters`` and
     ``2 * iters`` iterations (``base``: the preset whose other settings
-    are kept; ``batch_size``: 0 for its own; ``schedule``: the
-    learning-rate schedule, a preset's ``generation_schedule``)."""
+    are kept; ``batch_size``: 0 for its own; ``schedule`` and ``width``:
+    a preset's ``generation_schedule`` and ``generation_width``)."""
     from reproduce.devices import detect_machine, plan_slots
     from reproduce.plan import PLATEAU
     from reproduce.runs import Reproduction
     batch_size = batch_size or PRESETS[base].batch_size
     name = (f'plateau_{GENERATION_TAGS[setting]}_{train_images}_{iters}'
-            f'_b{batch_size}_{schedule}')
+            f'_b{batch_size}_{schedule}' + ('' if width == 1 else
+                                            f'_w{width:g}'))
     preset = replace(
         PRESETS[base], name=name, train_images=train_images,
         generation_iters=iters, num_generations=1, batch_size=batch_size,
-        generation_schedule=schedule,
+        generation_schedule=schedule, generation_width=width,
         seeds_generations=1, generation_settings=(setting, ),
         transfer_probe=False, plateau_seeds=0, evaluate_on='validation',
         experiments=('d', ))
@@ -70,10 +71,11 @@ def plateau_probe(train_images: int, iters: int,
     accs = [float(repro.results[s.key]['metrics'][ACC_KEY])
             for s in (short, long)]
     out = dict(setting=setting, train_images=train_images, iters=iters,
-               batch_size=batch_size, schedule=schedule, seed=seed,
+               batch_size=batch_size, schedule=schedule, width=width,
+               seed=seed,
                val_acc=accs[0], val_acc_2x=accs[1], gain=accs[1] - accs[0])
     log(f'{setting}, generation 0, first {train_images} training images, '
-        f'batch {batch_size}, {schedule} schedule: '
+        f'batch {batch_size}, {schedule} schedule, width x{width:g}: '
         f'validation {accs[0]:.2f} % at {iters} iterations, '
         f'{accs[1]:.2f} % at {2 * iters} ({out["gain"]:+.2f})')
     return out
@@ -93,13 +95,17 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     parser.add_argument('--schedule', default='step',
                         choices=GENERATION_SCHEDULES,
                         help='learning-rate schedule of each generation')
+    parser.add_argument('--width', type=float, default=1.0,
+                        help='width multiplier of the ResNet-8 (0.5: 8/16/32 '
+                        'channels)')
     parser.add_argument('--work-dir')
     parser.add_argument('--threads', type=int, default=1)
     args = parser.parse_args(argv)
     warnings.filterwarnings('ignore')
     return plateau_probe(args.train_images, args.iters, args.setting,
                          args.seed, args.work_dir, args.threads,
-                         batch_size=args.batch_size, schedule=args.schedule)
+                         batch_size=args.batch_size, schedule=args.schedule,
+                         width=args.width)
 
 
 if __name__ == '__main__':

@@ -64,6 +64,7 @@ GENERATION_CFGS = (
      'configs/tolerant/'
      'tolerant-confpenalty-lam06_resnet8_1xb128_fashion-mnist.py'),
 )
+_GENERATION_PATHS = frozenset(path for _, path in GENERATION_CFGS)
 #: each setting's tag in run keys and file names
 GENERATION_TAGS = {
     'D(1.0, 0.0)': '10_00',
@@ -116,6 +117,17 @@ def repo_config(path: str) -> Config:
     each file is parsed once per process, which takes a second or more
     for configs that inherit from ``mmpretrain::``)."""
     return copy.deepcopy(_parsed_config(path))
+
+
+def model_config(path: str, preset: 'Preset') -> Config:
+    """:func:`repo_config` of ``path`` with the preset's changes to its
+    model: (d)'s configs at ``preset.generation_width``."""
+    cfg = repo_config(path)
+    if preset.generation_width != 1 and path in _GENERATION_PATHS:
+        width = preset.generation_width
+        cfg.model.backbone.widen_factor = width
+        cfg.model.head.in_channels = int(64 * width)
+    return cfg
 
 
 @dataclass(frozen=True)
@@ -216,8 +228,14 @@ class Preset:
     experiments: Tuple[str, ...] = EXPERIMENTS
     evaluate_on: str = 'test'
     generation_schedule: str = 'step'
+    generation_width: float = 1.0
 
     def __post_init__(self) -> None:
+        if not 16 * self.generation_width >= 1 or \
+                16 * self.generation_width != int(16 * self.generation_width):
+            raise ValueError(f'generation_width must give a whole number of '
+                             f'channels (16 * width), got '
+                             f'{self.generation_width}')
         if self.generation_schedule not in GENERATION_SCHEDULES:
             raise ValueError(f'generation_schedule must be one of '
                              f'{GENERATION_SCHEDULES}, got '
@@ -285,6 +303,8 @@ class Preset:
             out['evaluate_on'] = self.evaluate_on
         if self.generation_schedule != 'step':
             out['generation_schedule'] = self.generation_schedule
+        if self.generation_width != 1:
+            out['generation_width'] = self.generation_width
         return out
 
 

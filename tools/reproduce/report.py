@@ -51,8 +51,14 @@ def scale_lines(preset: Preset, plan: Sequence[RunSpec]) -> Dict[str, str]:
     out['c'] = (f'{"ResNet-8" if r8 else "ResNet-26"} FSP students, '
                 f'{its(student)} iterations, training seeds 0-2 '
                 f'(shuffle seeds 1-3), {p.num_test_images} test images')
-    out['d'] = (f'ResNet-8, {p.num_generations} generations x '
-                f'{p.generation_iters} iterations, '
+    width = '' if p.generation_width == 1 else \
+        f' at width x{p.generation_width:g} ({int(16 * p.generation_width)}' \
+        f'/{int(32 * p.generation_width)}/{int(64 * p.generation_width)} ' \
+        f'channels)'
+    schedule = '' if p.generation_schedule == 'step' else \
+        f' ({p.generation_schedule} learning-rate schedule)'
+    out['d'] = (f'ResNet-8{width}, {p.num_generations} generations x '
+                f'{p.generation_iters} iterations{schedule}, '
                 f'{p.seeds_generations} seed(s) per setting, '
                 f'{p.num_test_images} test images')
     return out

@@ -97,10 +97,11 @@ def _path(work_dir: str, result: dict, key: str = 'checkpoint') -> str:
 TRANSFER_KEY = 'transfer/top1'
 
 
-def transfer_accuracy(config: str, checkpoints: Sequence[str]) -> float:
+def transfer_accuracy(config: str, checkpoints: Sequence[str],
+                      preset: Preset) -> float:
     """Top-1 accuracy (%) of a linear classifier on the frozen pooled
     features of ``checkpoints`` (models of the config at ``config``, a
-    repository path) on scikit-learn's digits
+    repository path, as ``preset`` changes it) on scikit-learn's digits
     (tools/analysis_tools/transfer_probe.py); two or more checkpoints: their
     features concatenated, the ensemble's features. Only that one probe is
     fitted (not one per member, nor the averaged-feature one)."""
@@ -108,8 +109,8 @@ def transfer_accuracy(config: str, checkpoints: Sequence[str]) -> float:
                                                digits_target,
                                                ensemble_features,
                                                extract_features, linear_probe)
-    from .presets import repo_config
-    cfg = repo_config(config)
+    from .presets import model_config
+    cfg = model_config(config, preset)
     target = digits_target()
     train, test = [], []
     for path in checkpoints:
@@ -212,7 +213,8 @@ def _generation(ctx: TaskContext, spec: RunSpec, preset: Preset,
                          dict(generation=spec.generation,
                               setting=' and '.join(spec.settings)))
     if preset.transfer_probe:
-        metrics[TRANSFER_KEY] = transfer_accuracy(spec.config, [weights])
+        metrics[TRANSFER_KEY] = transfer_accuracy(spec.config, [weights],
+                                                  preset)
     preds = save_predictions(where)
     return dict(metrics=metrics, generation=spec.generation,
                 settings=list(spec.settings), teacher=spec.teacher,
@@ -242,7 +244,7 @@ def _ensemble(ctx: TaskContext, spec: RunSpec, preset: Preset,
     metrics = _plain_metrics(metrics)
     if preset.transfer_probe:
         metrics[TRANSFER_KEY] = transfer_accuracy(
-            spec.config, [_path(work_dir, m) for m in members])
+            spec.config, [_path(work_dir, m) for m in members], preset)
     return dict(metrics=metrics,
                 predictions=osp.relpath(preds, work_dir),
                 members=list(spec.members), diversity=diversity)

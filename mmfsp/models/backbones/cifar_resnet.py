@@ -33,8 +33,10 @@ class CifarResNet(ResNet_CIFAR):
 
     Args:
         depth (int): ``6n + 2``, e.g. 8, 14, 20, 26, 32, 44, 56, 110.
-        widen_factor (int): channel multiplier; stages have ``16w, 32w, 64w``
-            channels (the FSP paper's CIFAR-100 nets use ``w = 4``).
+        widen_factor (float): channel multiplier; stages have ``16w, 32w,
+            64w`` channels (the FSP paper's CIFAR-100 nets use ``w = 4``;
+            ``16w`` must be a whole number, e.g. ``w = 0.5`` for 8/16/32
+            channels). Defaults to 1.
         in_channels (int): input channels (3 for CIFAR, 1 for Fashion-MNIST).
         out_indices (Sequence[int]): stages whose outputs are returned.
         zero_init_residual (bool): zero-init the last BN of each block. Off by
@@ -45,22 +47,25 @@ class CifarResNet(ResNet_CIFAR):
 
     def __init__(self,
                  depth: int,
-                 widen_factor: int = 1,
+                 widen_factor: float = 1,
                  in_channels: int = 3,
                  out_indices: Sequence[int] = (2, ),
                  zero_init_residual: bool = False,
                  **kwargs) -> None:
         n = cifar_resnet_blocks(depth)
-        if widen_factor < 1:
-            raise ValueError(f'widen_factor must be >= 1, got {widen_factor}')
+        stem = 16 * widen_factor
+        if stem < 1 or stem != int(stem):
+            raise ValueError(
+                f'widen_factor must make 16 * widen_factor a whole number of '
+                f'channels (1, 0.5, 0.25, 2, 4, ...), got {widen_factor}')
         # mmpretrain's ResNet looks its stages up in ``arch_settings``; give
         # this instance the one entry it needs.
         self.__dict__['arch_settings'] = {depth: (BasicBlock, (n, n, n))}
         super().__init__(
             depth,
             in_channels=in_channels,
-            stem_channels=16 * widen_factor,
-            base_channels=16 * widen_factor,
+            stem_channels=int(stem),
+            base_channels=int(stem),
             num_stages=3,
             strides=(1, 2, 2),
             dilations=(1, 1, 1),

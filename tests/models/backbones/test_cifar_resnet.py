@@ -65,6 +65,19 @@ def test_width_multiplier_and_grey_input():
                                                   (256, 7, 7)]
 
 
+def test_fractional_width():
+    """widen_factor 0.5: 8/16/32 channels; a width that would not give a
+    whole number of channels is refused with the rule."""
+    net = CifarResNet(depth=8, widen_factor=0.5, in_channels=1,
+                      out_indices=(0, 1, 2))
+    outs = net(torch.randn(2, 1, 28, 28))
+    assert [o.shape[1] for o in outs] == [8, 16, 32]
+    assert net.conv1.out_channels == 8
+    for bad in (0.3, 0, -1, 1 / 32):
+        with pytest.raises(ValueError, match='whole number of channels'):
+            CifarResNet(depth=8, widen_factor=bad)
+
+
 @pytest.mark.parametrize('depth', [7, 9, 0, 21])
 def test_invalid_depth_names_the_rule(depth):
     with pytest.raises(ValueError, match='6n\\+2'):

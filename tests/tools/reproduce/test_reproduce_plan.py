@@ -456,3 +456,50 @@ def test_cosine_generation_schedule(tmp_path):
                              str(tmp_path / 'step'))
     assert step.param_scheduler.type == 'MultiStepLR'
     assert step.param_scheduler.milestones == [300, 450]
+
+
+def test_generation_width(tmp_path):
+    """generation_width=0.5: every (d) model (generations, students and
+    their teachers, ensembles, what the transfer probe builds) is the
+    ResNet-8 with 8/16/32 channels, and a checkpoint of one loads into
+    the others; the other experiments keep their networks; a width that
+    gives no whole number of channels is refused."""
+    import torch
+
+    from mmfsp.registry import MODELS
+    from reproduce.configs import ensemble_config
+    from reproduce.presets import Preset, model_config
+    with pytest.raises(ValueError, match='generation_width'):
+        Preset('x', 12, 6, 4, generation_width=0.3)
+    preset = replace(PRESETS['small'], generation_width=0.5)
+    assert preset.data_identity()['generation_width'] == 0.5
+    plan = build_plan(preset, ['a', 'd'])
+    by_key = {s.key: s for s in plan}
+    zero = generation_config(by_key['gen0_10_00_and_10_06_seed0'], preset,
+                             str(tmp_path / 'g0'))
+    student = generation_config(by_key['gen1_10_06_seed0'], preset,
+                                str(tmp_path / 'g1'), teacher_ckpt='t.pth')
+    ens = next(s for s in plan if s.kind == 'ensemble' and
+               s.config.startswith('configs/tolerant'))
+    ensemble = ensemble_config(ens, preset, str(tmp_path / 'e'),
+                               ['a.pth', 'b.pth'])
+    members = [ensemble.model.model]
+    for backbone in [zero.model.backbone,
+                     student.model.architecture.backbone,
+                     student.model.teacher.backbone,
+                     model_config(ens.config, preset).model.backbone] + \
+            [m.backbone for m in members]:
+        assert backbone.widen_factor == 0.5
+    net = MODELS.build(zero.model)
+    assert net.backbone.conv1.out_channels == 8
+    assert net.head.fc.in_features == 32
+    MODELS.build(student.model.architecture).load_state_dict(
+        net.state_dict())
+    # (a) is untouched
+    fsp = train_config(by_key['fsp_r8_seed0'], preset, str(tmp_path / 'f'),
+                       teacher_ckpt='t.pth')
+    assert fsp.model.architecture.backbone.get('widen_factor', 1) == 1
+    assert torch.is_tensor(net(torch.zeros(1, 1, 28, 28)))
+    assert 'x0.5 (8/16/32 channels)' in __import__(
+        'reproduce.report', fromlist=['scale_lines']).scale_lines(
+            preset, plan)['d']
