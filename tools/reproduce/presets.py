@@ -64,7 +64,7 @@ GENERATION_CFGS = (
      'configs/tolerant/'
      'tolerant-confpenalty-lam06_resnet8_1xb128_fashion-mnist.py'),
 )
-_GENERATION_PATHS = frozenset(path for _, path in GENERATION_CFGS)
+GENERATION_PATHS = frozenset(path for _, path in GENERATION_CFGS)
 #: each setting's tag in run keys and file names
 GENERATION_TAGS = {
     'D(1.0, 0.0)': '10_00',
@@ -123,7 +123,7 @@ def model_config(path: str, preset: 'Preset') -> Config:
     """:func:`repo_config` of ``path`` with the preset's changes to its
     model: (d)'s configs at ``preset.generation_width``."""
     cfg = repo_config(path)
-    if preset.generation_width != 1 and path in _GENERATION_PATHS:
+    if preset.generation_width != 1 and path in GENERATION_PATHS:
         width = preset.generation_width
         cfg.model.backbone.widen_factor = width
         cfg.model.head.in_channels = int(64 * width)

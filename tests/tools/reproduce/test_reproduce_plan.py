@@ -503,3 +503,24 @@ def test_generation_width(tmp_path):
     assert 'x0.5 (8/16/32 channels)' in __import__(
         'reproduce.report', fromlist=['scale_lines']).scale_lines(
             preset, plan)['d']
+
+
+def test_estimates_of_narrower_generations():
+    """The plan's estimate of a (d) run at width x0.5 is width_cost(0.5)
+    of the same run at width 1 (start-up aside); (a) is unchanged."""
+    from reproduce.devices import CPU_COSTS
+    from reproduce.plan import estimate_seconds, width_cost
+    assert width_cost(1) == 1 and 0.4 < width_cost(0.5) < 0.5
+    wide = PRESETS['small']
+    narrow = replace(wide, generation_width=0.5)
+    plan = build_plan(wide, ['a', 'd'])
+    for spec in plan:
+        a = estimate_seconds(spec, wide, plan) - CPU_COSTS.runner_start_s
+        b = estimate_seconds(spec, narrow, plan) - CPU_COSTS.runner_start_s
+        if spec.kind == 'ensemble':
+            a -= CPU_COSTS.test_runner_start_s - CPU_COSTS.runner_start_s
+            b -= CPU_COSTS.test_runner_start_s - CPU_COSTS.runner_start_s
+        if spec.config.startswith('configs/tolerant/'):
+            assert b == pytest.approx(a * width_cost(0.5))
+        else:
+            assert b == pytest.approx(a)
