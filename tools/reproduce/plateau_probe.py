@@ -35,16 +35,16 @@ def plateau_probe(train_images: int, iters: int,
                   setting: str = 'D(1.0, 0.0)', seed: int = 0,
                   work_dir: Optional[str] = None, threads: int = 1,
                   log: Callable[[str], None] = print,
-                  base: str = 'generations', batch_size: int = 0,
+                  base: str = 'generations', batch_size: int = 128,
                   schedule: str = 'step', width: float = 1.0) -> dict:
     """Validation accuracy of ``setting``'s generation 0 at ``iters`` and
     ``2 * iters`` iterations (``base``: the preset whose other settings
-    are kept; ``batch_size``: 0 for its own; ``schedule`` and ``width``:
-    a preset's ``generation_schedule`` and ``generation_width``)."""
+    are kept, but for the scale: ``train_images``, ``iters``,
+    ``batch_size``, and ``schedule`` and ``width`` as a preset's
+    ``generation_schedule`` and ``generation_width``)."""
     from reproduce.devices import detect_machine, plan_slots
     from reproduce.plan import PLATEAU
     from reproduce.runs import Reproduction
-    batch_size = batch_size or PRESETS[base].batch_size
     name = (f'plateau_{GENERATION_TAGS[setting]}_{train_images}_{iters}'
             f'_b{batch_size}_{schedule}' + ('' if width == 1 else
                                             f'_w{width:g}'))
@@ -90,8 +90,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     parser.add_argument('--setting', default='D(1.0, 0.0)',
                         choices=ALL_GENERATION_SETTINGS)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--batch-size', type=int, default=0,
-                        help='default: the generations preset\'s (128)')
+    parser.add_argument('--batch-size', type=int, default=128)
     parser.add_argument('--schedule', default='step',
                         choices=GENERATION_SCHEDULES,
                         help='learning-rate schedule of each generation')

@@ -360,7 +360,12 @@ def test_generations_preset_plan(tmp_path):
     ls = generation_config(by_key['gen0_ls_06_seed0'], preset,
                            str(tmp_path / 'ls'))
     assert ls.model.head.loss.type == 'LabelSmoothLoss'
-    assert ls.train_dataloader.dataset.indices == 6000
+    assert ls.train_dataloader.dataset.indices == 2000
+    # the scale the plateau probes chose: batch 32, cosine, width x0.5
+    assert ls.train_dataloader.batch_size == 32
+    assert ls.param_scheduler.type == 'CosineAnnealingLR'
+    assert ls.model.backbone.widen_factor == 0.5
+    assert ls.train_cfg.max_iters == 6000
 
 
 def test_preset_checks_its_generation_settings():
@@ -431,10 +436,10 @@ def test_cosine_generation_schedule(tmp_path):
     from reproduce.presets import Preset
     with pytest.raises(ValueError, match='generation_schedule'):
         Preset('x', 12, 6, 4, generation_schedule='linear')
-    preset = replace(PRESETS['generations'], generation_schedule='cosine')
+    short = PRESETS['generations-short']
+    preset = replace(short, generation_schedule='cosine')
     assert preset.data_identity()['generation_schedule'] == 'cosine'
-    assert 'generation_schedule' not in \
-        PRESETS['generations'].data_identity()
+    assert 'generation_schedule' not in short.data_identity()
     specs = build_plan(preset, ['d'])
     for spec in (specs[0], next(s for s in specs if s.generation == 1)):
         cfg = generation_config(spec, preset, str(tmp_path / spec.key))
@@ -452,8 +457,7 @@ def test_cosine_generation_schedule(tmp_path):
         assert lrs[spec.stage2 // 2] == pytest.approx(0.05, rel=0.01)
         assert lrs[-1] < 1e-3
         assert all(a >= b for a, b in zip(lrs, lrs[1:]))
-    step = generation_config(specs[0], PRESETS['generations'],
-                             str(tmp_path / 'step'))
+    step = generation_config(specs[0], short, str(tmp_path / 'step'))
     assert step.param_scheduler.type == 'MultiStepLR'
     assert step.param_scheduler.milestones == [300, 450]
 
