@@ -341,8 +341,8 @@ PRESETS: Dict[str, Preset] = {
     # secondary-class metric and the transfer probe per generation, and
     # the plateau check (generation 0 twice as long). The scale was chosen
     # with tools/reproduce/plateau_probe.py on the validation split: +0.49
-    # from twice the iterations (seed 0), where the previous scale
-    # (generations-short) gained about +4
+    # and +0.10 from twice the iterations (seeds 0 and 1), where the
+    # previous scale (generations-short) gained about +4
     'generations': Preset('generations', teacher_iters=1050,
                           minimisation_iters=420, generation_iters=6000,
                           num_generations=3, seeds_generations=3,
