@@ -14,6 +14,7 @@ and tools/reproduce/ for what each experiment trains.
                                                       # runs, time estimate
     python tools/reproduce.py --preset generations    # (d) alone: 3 seeds, six
                                                       # settings, plateau check
+    python tools/reproduce.py --preset generations-short  # its previous scale
 """
 import argparse
 import os.path as osp
