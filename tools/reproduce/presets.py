@@ -198,6 +198,9 @@ class Preset:
             generation, one of :data:`GENERATION_SCHEDULES`: 'step' (the
             configs') or 'cosine' (from the configs' lr to 0 over the
             generation). Defaults to 'step'.
+        generation_width (float): (d)'s networks' width multiplier (the
+            CIFAR ResNet's ``widen_factor``: 0.5 for 8/16/32 channels, a
+            cheaper iteration). Defaults to 1.
     """
 
     name: str
@@ -231,11 +234,11 @@ class Preset:
     generation_width: float = 1.0
 
     def __post_init__(self) -> None:
-        if not 16 * self.generation_width >= 1 or \
-                16 * self.generation_width != int(16 * self.generation_width):
-            raise ValueError(f'generation_width must give a whole number of '
-                             f'channels (16 * width), got '
-                             f'{self.generation_width}')
+        from mmfsp.models.backbones import cifar_resnet_stem_channels
+        try:
+            cifar_resnet_stem_channels(self.generation_width)
+        except ValueError as e:
+            raise ValueError(f'generation_width: {e}') from None
         if self.generation_schedule not in GENERATION_SCHEDULES:
             raise ValueError(f'generation_schedule must be one of '
                              f'{GENERATION_SCHEDULES}, got '

@@ -1,6 +1,7 @@
 from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
 
-from .cifar_resnet import CifarResNet, cifar_resnet_blocks
+from .cifar_resnet import (CifarResNet, cifar_resnet_blocks,
+                           cifar_resnet_stem_channels)
 from .densenet_bc import DenseNetBC, densenet_bc_layers
 from .staged_resnet import StagedResNet
 
@@ -15,5 +16,6 @@ for _backbone in (CifarResNet, DenseNetBC, StagedResNet):
 
 __all__ = [
     'CifarResNet', 'DenseNetBC', 'StagedResNet', 'cifar_resnet_blocks',
+    'cifar_resnet_stem_channels',
     'densenet_bc_layers'
 ]

@@ -27,6 +27,17 @@ def cifar_resnet_blocks(depth: int) -> int:
     return (depth - 2) // 6
 
 
+def cifar_resnet_stem_channels(widen_factor: float) -> int:
+    """Channels ``16 * widen_factor`` of the stem (and first stage) of a CIFAR
+    ResNet; refused unless a whole number of at least 1."""
+    stem = 16 * widen_factor
+    if not stem >= 1 or stem != int(stem):
+        raise ValueError(
+            f'widen_factor must make 16 * widen_factor a whole number of '
+            f'channels (1, 0.5, 0.25, 2, 4, ...), got {widen_factor}')
+    return int(stem)
+
+
 @MODELS.register_module()
 class CifarResNet(ResNet_CIFAR):
     """CIFAR ResNet-(6n+2) with a width multiplier.
@@ -53,19 +64,15 @@ class CifarResNet(ResNet_CIFAR):
                  zero_init_residual: bool = False,
                  **kwargs) -> None:
         n = cifar_resnet_blocks(depth)
-        stem = 16 * widen_factor
-        if stem < 1 or stem != int(stem):
-            raise ValueError(
-                f'widen_factor must make 16 * widen_factor a whole number of '
-                f'channels (1, 0.5, 0.25, 2, 4, ...), got {widen_factor}')
+        stem = cifar_resnet_stem_channels(widen_factor)
         # mmpretrain's ResNet looks its stages up in ``arch_settings``; give
         # this instance the one entry it needs.
         self.__dict__['arch_settings'] = {depth: (BasicBlock, (n, n, n))}
         super().__init__(
             depth,
             in_channels=in_channels,
-            stem_channels=int(stem),
-            base_channels=int(stem),
+            stem_channels=stem,
+            base_channels=stem,
             num_stages=3,
             strides=(1, 2, 2),
             dilations=(1, 1, 1),
